@@ -89,13 +89,12 @@ void adabelief_update(std::span<T> p, std::span<const T> g, std::span<T> exp_avg
         });
       },
       o.amsgrad, o.weight_decay != 0.0 && !o.weight_decouple, o.weight_decay != 0.0 && o.weight_decouple, o.maximize,
-      adaptive, moves,
-      rectified_denominator);
+      adaptive, moves, rectified_denominator);
 }
 
 template void adabelief_update<float>(std::span<float>, std::span<const float>, std::span<float>, std::span<float>,
                                       std::span<float>, const AdaBeliefOptions&, int64_t);
-template void adabelief_update<double>(std::span<double>, std::span<const double>, std::span<double>,
-                                       std::span<double>, std::span<double>, const AdaBeliefOptions&, int64_t);
+template void adabelief_update<double>(std::span<double>, std::span<const double>, std::span<double>, std::span<double>,
+                                       std::span<double>, const AdaBeliefOptions&, int64_t);
 
 }  // namespace descent::optim

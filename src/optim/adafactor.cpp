@@ -86,7 +86,7 @@ void adafactor_update(const AdafactorTensor<T>& t, const AdafactorOptions& o, in
 
   // The step from the unscaled update u of element i (shared by both layouts).
   const auto finish = [&]<bool kMomentum, bool kDecay>(int64_t lo, int64_t hi, T divisor, StepScalars<T> s,
-                                                        const auto& unscaled) {
+                                                       const auto& unscaled) {
     for (int64_t i = lo; i < hi; ++i) {
       T u = unscaled(i) / divisor * s.lr;
       if constexpr (kMomentum) {
@@ -99,8 +99,11 @@ void adafactor_update(const AdafactorTensor<T>& t, const AdafactorOptions& o, in
     }
   };
   const auto finish_all = [&](int64_t lo, int64_t hi, T divisor, StepScalars<T> s, const auto& unscaled) {
-    with_flags([&]<bool kMomentum, bool kDecay>() { finish.template operator()<kMomentum, kDecay>(lo, hi, divisor, s, unscaled); },
-               o.beta1 > 0.0, o.weight_decay != 0.0);
+    with_flags(
+        [&]<bool kMomentum, bool kDecay>() {
+          finish.template operator()<kMomentum, kDecay>(lo, hi, divisor, s, unscaled);
+        },
+        o.beta1 > 0.0, o.weight_decay != 0.0);
   };
 
   if (!t.factored) {

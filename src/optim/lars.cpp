@@ -16,8 +16,10 @@ void LARSOptions::validate() const {
   check_nonnegative("LARS", "weight_decay", weight_decay);
   check_nonnegative("LARS", "trust_coeff", trust_coeff);
   check_nonnegative("LARS", "eps", eps);
-  DESCENT_CHECK(!nesterov || (momentum > 0 && dampening == 0), "LARS: nesterov = true needs momentum > 0 and "
-                "dampening = 0 (got momentum = ", momentum, ", dampening = ", dampening, ")");
+  DESCENT_CHECK(!nesterov || (momentum > 0 && dampening == 0),
+                "LARS: nesterov = true needs momentum > 0 and "
+                "dampening = 0 (got momentum = ",
+                momentum, ", dampening = ", dampening, ")");
 }
 
 std::vector<std::string> LARS::state_names(size_t group) const {
@@ -80,7 +82,7 @@ void lars_update(std::span<T> p, std::span<const T> g, std::span<T> momentum_buf
 
 template void lars_update<float>(std::span<float>, std::span<const float>, std::span<float>, const LARSOptions&,
                                  int64_t);
-template void lars_update<double>(std::span<double>, std::span<const double>, std::span<double>,
-                                  const LARSOptions&, int64_t);
+template void lars_update<double>(std::span<double>, std::span<const double>, std::span<double>, const LARSOptions&,
+                                  int64_t);
 
 }  // namespace descent::optim

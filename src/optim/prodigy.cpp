@@ -53,8 +53,9 @@ void Prodigy::step() {
   double d_max = scalar(s0, "d_max", first.d0);
   const double beta1 = first.betas[0], beta2 = first.betas[1];
   const double beta3 = first.beta3 < 0.0 ? std::sqrt(beta2) : first.beta3;
-  const double bias_correction =
-      first.use_bias_correction ? std::pow(1.0 - std::pow(beta2, k + 1.0), 0.5) / (1.0 - std::pow(beta1, k + 1.0)) : 1.0;
+  const double bias_correction = first.use_bias_correction
+                                     ? std::pow(1.0 - std::pow(beta2, k + 1.0), 0.5) / (1.0 - std::pow(beta1, k + 1.0))
+                                     : 1.0;
   const double dlr = d * lr * bias_correction;
   const double d_numerator = scalar(s0, "d_numerator", 0.0) * beta3;
 
@@ -169,10 +170,9 @@ void prodigy_step(std::span<T> p, std::span<const T> g, std::span<const T> exp_a
 template std::array<double, 2> prodigy_accumulate<float>(std::span<float>, std::span<const float>, std::span<float>,
                                                          std::span<float>, std::span<float>, std::span<float>,
                                                          const ProdigyOptions&, const ProdigyStep&, bool);
-template std::array<double, 2> prodigy_accumulate<double>(std::span<double>, std::span<const double>,
+template std::array<double, 2> prodigy_accumulate<double>(std::span<double>, std::span<const double>, std::span<double>,
                                                           std::span<double>, std::span<double>, std::span<double>,
-                                                          std::span<double>, const ProdigyOptions&,
-                                                          const ProdigyStep&, bool);
+                                                          const ProdigyOptions&, const ProdigyStep&, bool);
 template void prodigy_step<float>(std::span<float>, std::span<const float>, std::span<const float>,
                                   std::span<const float>, const ProdigyOptions&, const ProdigyStep&);
 template void prodigy_step<double>(std::span<double>, std::span<const double>, std::span<const double>,

@@ -83,8 +83,8 @@ void schedule_free_adamw_update(std::span<T> y, std::span<const T> g, std::span<
 }
 
 template <class T>
-void schedule_free_sgd_update(std::span<T> y, std::span<const T> g, std::span<T> z,
-                              const ScheduleFreeSGDOptions& o, const ScheduleFreeStep& s, bool first) {
+void schedule_free_sgd_update(std::span<T> y, std::span<const T> g, std::span<T> z, const ScheduleFreeSGDOptions& o,
+                              const ScheduleFreeStep& s, bool first) {
   const T decay = static_cast<T>(o.weight_decay);
   const T ckp1 = static_cast<T>(s.ckp1);
   const T y_alpha = static_cast<T>(s.lr * (o.momentum * (1.0 - s.ckp1) - 1.0));

@@ -55,7 +55,7 @@ void yogi_update(std::span<T> p, std::span<const T> g, std::span<T> exp_avg, std
 
 template void yogi_update<float>(std::span<float>, std::span<const float>, std::span<float>, std::span<float>,
                                  const YogiOptions&, int64_t);
-template void yogi_update<double>(std::span<double>, std::span<const double>, std::span<double>,
-                                  std::span<double>, const YogiOptions&, int64_t);
+template void yogi_update<double>(std::span<double>, std::span<const double>, std::span<double>, std::span<double>,
+                                  const YogiOptions&, int64_t);
 
 }  // namespace descent::optim

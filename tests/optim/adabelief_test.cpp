@@ -49,12 +49,10 @@ TEST(AdaBeliefTest, InvalidHyperparametersNameTheRange) {
 TEST(AdaBeliefTest, StateUsesTheReferenceNamesAndRoundTrips) {
   const StateDict saved = testing::expect_extra_round_trip<AdaBelief>(
       AdaBeliefOptions{.lr = 0.05, .weight_decay = 0.1, .amsgrad = true},
-      AdaBeliefOptions{.lr = 0.02, .weight_decay = 0.05, .weight_decouple = false, .rectify = false,
-                       .maximize = true});
+      AdaBeliefOptions{.lr = 0.02, .weight_decay = 0.05, .weight_decouple = false, .rectify = false, .maximize = true});
   EXPECT_EQ(testing::state_shapes(saved, "0"),
             (std::map<std::string, Shape>{{"exp_avg", {2, 3}}, {"exp_avg_var", {2, 3}}, {"max_exp_avg_var", {2, 3}}}));
-  EXPECT_EQ(testing::state_shapes(saved, "1"),
-            (std::map<std::string, Shape>{{"exp_avg", {4}}, {"exp_avg_var", {4}}}));
+  EXPECT_EQ(testing::state_shapes(saved, "1"), (std::map<std::string, Shape>{{"exp_avg", {4}}, {"exp_avg_var", {4}}}));
 }
 
 }  // namespace

@@ -42,8 +42,8 @@ TEST(AdafactorTest, FactoredStepMatchesTheOuterProductFormula) {
   // One step, relative step off, no parameter scaling or clipping: u = g / √(R·C/mean(R)) · lr.
   Tensor w = Tensor::zeros({2, 2}, kFloat64);
   w.set_requires_grad(true);
-  Adafactor opt({w}, {.lr = 0.1, .eps = {0.0, 1e-3}, .clip_threshold = 1e9, .scale_parameter = false,
-                      .relative_step = false});
+  Adafactor opt(
+      {w}, {.lr = 0.1, .eps = {0.0, 1e-3}, .clip_threshold = 1e9, .scale_parameter = false, .relative_step = false});
   w.set_grad(Tensor::from({1.0, 2.0, 3.0, 4.0}, {2, 2}, kFloat64));
   opt.step();
   const double r[2] = {(1 + 4) / 2.0, (9 + 16) / 2.0}, c[2] = {(1 + 9) / 2.0, (4 + 16) / 2.0};
@@ -62,6 +62,10 @@ TEST(AdafactorTest, InvalidHyperparametersNameTheRange) {
   EXPECT_ERROR_MENTIONS(Adafactor({w}, {.beta1 = 1.0}), "Adafactor: beta1 = 1 is outside [0, 1)");
   Adafactor opt({w});
   EXPECT_ERROR_MENTIONS(opt.set("clip_threshold", 0.0), "Adafactor: clip_threshold = 0 must be a finite number > 0");
+}
+
+TEST(AdafactorTest, StepsDoNotDependOnTheThreadCount) {
+  testing::expect_same_bits_with_any_thread_count<Adafactor>(AdafactorOptions{.beta1 = 0.9});
 }
 
 }  // namespace

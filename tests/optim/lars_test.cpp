@@ -49,5 +49,9 @@ TEST(LARSTest, StateUsesTorchNamesAndRoundTrips) {
   EXPECT_EQ(testing::state_shapes(saved, "0"), (std::map<std::string, Shape>{{"momentum_buffer", {2, 3}}}));
 }
 
+TEST(LARSTest, StepsDoNotDependOnTheThreadCount) {
+  testing::expect_same_bits_with_any_thread_count<LARS>(LARSOptions{.lr = 1.0, .momentum = 0.9, .weight_decay = 0.01});
+}
+
 }  // namespace
 }  // namespace descent::optim

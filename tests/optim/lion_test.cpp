@@ -40,9 +40,8 @@ TEST(LionTest, InvalidHyperparametersNameTheRange) {
 }
 
 TEST(LionTest, StateDictRoundTripContinuesBitIdentically) {
-  const StateDict saved =
-      testing::expect_extra_round_trip<Lion>(LionOptions{.lr = 0.01, .weight_decay = 0.1},
-                                             LionOptions{.lr = 0.02, .betas = {0.8, 0.9}, .maximize = true});
+  const StateDict saved = testing::expect_extra_round_trip<Lion>(
+      LionOptions{.lr = 0.01, .weight_decay = 0.1}, LionOptions{.lr = 0.02, .betas = {0.8, 0.9}, .maximize = true});
   EXPECT_EQ(testing::state_shapes(saved, "0"), (std::map<std::string, Shape>{{"exp_avg", {2, 3}}}));
 }
 

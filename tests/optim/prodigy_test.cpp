@@ -71,5 +71,9 @@ TEST(ProdigyTest, StateAndEstimateRoundTrip) {
   EXPECT_EQ(saved.scalars[0].at("d"), saved.scalars[1].at("d"));
 }
 
+TEST(ProdigyTest, StepsDoNotDependOnTheThreadCount) {
+  testing::expect_same_bits_with_any_thread_count<Prodigy>(ProdigyOptions{.weight_decay = 0.01});
+}
+
 }  // namespace
 }  // namespace descent::optim

@@ -103,7 +103,9 @@ void expect_arena_run_matches_separate_tensors(const Options& options) {
     std::vector<Tensor> fused, loose;
     for (size_t i = 0; i < shapes.size(); ++i) {
       Tensor start = sample(shapes[i], dtype, 7 + i, -2.0, 2.0);
-      Tensor p = arena.add("p" + std::to_string(i), shapes[i], dtype);
+      std::string name = "p";  // not "p" + std::to_string(i): GCC 12 warns falsely (-Wrestrict) about that one
+      name += std::to_string(i);
+      Tensor p = arena.add(name, shapes[i], dtype);
       {
         NoGradGuard no_grad;
         p.copy_(start);
@@ -126,8 +128,11 @@ void expect_arena_run_matches_separate_tensors(const Options& options) {
     std::vector<bool> covered(values.size(), false);
     for (const auto& entry : arena.entries())
       for (int64_t e = 0; e < entry.param.numel(); ++e) covered[static_cast<size_t>(entry.offset + e)] = true;
-    for (size_t e = 0; e < values.size(); ++e)
-      if (!covered[e]) EXPECT_EQ(values[e], 0.0) << Opt::kName << " " << dtype << ": padding element " << e;
+    for (size_t e = 0; e < values.size(); ++e) {
+      if (!covered[e]) {
+        EXPECT_EQ(values[e], 0.0) << Opt::kName << " " << dtype << ": padding element " << e;
+      }
+    }
   }
 }
 

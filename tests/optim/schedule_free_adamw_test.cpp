@@ -55,8 +55,7 @@ TEST(ScheduleFreeAdamWTest, StateAndScalarsRoundTripInTrainAndEvalMode) {
     const StateDict saved = testing::expect_extra_round_trip<ScheduleFreeAdamW>(
         ScheduleFreeAdamWOptions{.lr = 0.05, .weight_decay = 0.01, .warmup_steps = 4},
         ScheduleFreeAdamWOptions{.lr = 0.02, .betas = {0.8, 0.99}, .r = 1.0, .maximize = true}, {}, mode);
-    EXPECT_EQ(testing::state_shapes(saved, "0"),
-              (std::map<std::string, Shape>{{"exp_avg_sq", {2, 3}}, {"z", {2, 3}}}));
+    EXPECT_EQ(testing::state_shapes(saved, "0"), (std::map<std::string, Shape>{{"exp_avg_sq", {2, 3}}, {"z", {2, 3}}}));
     ASSERT_EQ(saved.scalars.size(), 2u);
     EXPECT_EQ(saved.scalars[1].at("k"), 10.0);
     EXPECT_EQ(saved.scalars[1].at("lr_max"), 0.02);

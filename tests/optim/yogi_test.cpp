@@ -36,10 +36,9 @@ TEST(YogiTest, InvalidHyperparametersNameTheRange) {
 TEST(YogiTest, StateDictRoundTripContinuesBitIdentically) {
   const StateDict saved = testing::expect_extra_round_trip<Yogi>(
       YogiOptions{.lr = 0.05, .weight_decay = 0.1},
-      YogiOptions{.lr = 0.02, .initial_accumulator = 0.01, .weight_decay = 0.05, .weight_decouple = false,
-                  .maximize = true});
-  EXPECT_EQ(testing::state_shapes(saved, "1"),
-            (std::map<std::string, Shape>{{"exp_avg", {4}}, {"exp_avg_sq", {4}}}));
+      YogiOptions{
+          .lr = 0.02, .initial_accumulator = 0.01, .weight_decay = 0.05, .weight_decouple = false, .maximize = true});
+  EXPECT_EQ(testing::state_shapes(saved, "1"), (std::map<std::string, Shape>{{"exp_avg", {4}}, {"exp_avg_sq", {4}}}));
 }
 
 }  // namespace

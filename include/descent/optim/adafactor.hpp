@@ -26,16 +26,16 @@
 namespace descent::optim {
 
 struct AdafactorOptions {
-  double lr = 1e-3;                            // external learning rate, used only when relative_step is off
-  std::array<double, 2> eps = {1e-30, 1e-3};   // added to g²; floor of RMS(p) in the parameter scale
-  double clip_threshold = 1.0;                 // RMS of the update above which it is scaled down
-  double decay_rate = -0.8;                    // β2_t = 1 − t^decay_rate
-  double beta1 = 0.0;                          // first-moment decay; 0 keeps no first moment (the reference's None)
-  double weight_decay = 0.0;                   // p ← p − weight_decay·α_t·p
-  bool scale_parameter = true;                 // scale the step by max(eps[1], RMS(p))
-  bool relative_step = true;                   // time-dependent step min(1e-2, 1/√t) instead of lr
-  bool warmup_init = false;                    // relative step min(1e-6·t, 1/√t) (needs relative_step)
-  bool maximize = false;                       // ascend instead of descend
+  double lr = 1e-3;                           // external learning rate, used only when relative_step is off
+  std::array<double, 2> eps = {1e-30, 1e-3};  // added to g²; floor of RMS(p) in the parameter scale
+  double clip_threshold = 1.0;                // RMS of the update above which it is scaled down
+  double decay_rate = -0.8;                   // β2_t = 1 − t^decay_rate
+  double beta1 = 0.0;                         // first-moment decay; 0 keeps no first moment (the reference's None)
+  double weight_decay = 0.0;                  // p ← p − weight_decay·α_t·p
+  bool scale_parameter = true;                // scale the step by max(eps[1], RMS(p))
+  bool relative_step = true;                  // time-dependent step min(1e-2, 1/√t) instead of lr
+  bool warmup_init = false;                   // relative step min(1e-6·t, 1/√t) (needs relative_step)
+  bool maximize = false;                      // ascend instead of descend
 
   template <class V>
   void visit(V&& v) {
@@ -79,7 +79,10 @@ class Adafactor : public Rule<Adafactor, AdafactorOptions> {
   template <class T>
   void update(const AdafactorOptions& o, const Spans<T>& s, const StepInfo& info) {
     const Tensor& param = *info.param;  // per_tensor(): every run is one parameter
-    AdafactorTensor<T> t{s.param, s.grad, o.beta1 > 0.0 ? s.state[0] : std::span<T>()};
+    AdafactorTensor<T> t;
+    t.p = s.param;
+    t.g = s.grad;
+    if (o.beta1 > 0.0) t.exp_avg = s.state[0];
     t.factored = param.dim() >= 2;
     if (t.factored) {
       t.rows = param.size(-2);

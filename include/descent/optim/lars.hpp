@@ -17,16 +17,16 @@
 namespace descent::optim {
 
 struct LARSOptions {
-  double lr = 1.0;             // learning rate (timm's default: the trust ratio makes steps small)
-  double momentum = 0.0;       // β; 0 turns momentum off
-  double dampening = 0.0;      // scales the gradient added to the buffer by (1 − dampening)
-  double weight_decay = 0.0;   // L2 penalty, inside the trust ratio; nonzero switches adaptation on
-  bool nesterov = false;       // Nesterov momentum (PyTorch's formulation)
-  double trust_coeff = 1e-3;   // η: the trust ratio's scale
-  double eps = 1e-8;           // added to the trust ratio's denominator
-  bool trust_clip = false;     // LARC: clip the ratio at lr (r ← min(r/lr, 1))
-  bool always_adapt = false;   // adapt even when weight_decay = 0
-  bool maximize = false;       // ascend instead of descend
+  double lr = 1.0;            // learning rate (timm's default: the trust ratio makes steps small)
+  double momentum = 0.0;      // β; 0 turns momentum off
+  double dampening = 0.0;     // scales the gradient added to the buffer by (1 − dampening)
+  double weight_decay = 0.0;  // L2 penalty, inside the trust ratio; nonzero switches adaptation on
+  bool nesterov = false;      // Nesterov momentum (PyTorch's formulation)
+  double trust_coeff = 1e-3;  // η: the trust ratio's scale
+  double eps = 1e-8;          // added to the trust ratio's denominator
+  bool trust_clip = false;    // LARC: clip the ratio at lr (r ← min(r/lr, 1))
+  bool always_adapt = false;  // adapt even when weight_decay = 0
+  bool maximize = false;      // ascend instead of descend
 
   template <class V>
   void visit(V&& v) {

@@ -25,16 +25,16 @@ namespace descent::optim {
 struct ProdigyOptions {
   double lr = 1.0;                             // multiplies the estimated step size d; leave at 1
   std::array<double, 2> betas = {0.9, 0.999};  // decay rates of m and v (β1 = 0: no first moment)
-  double beta3 = -1.0;                         // decay of s and the numerator; < 0 means √betas[1] (the package's None)
-  double eps = 1e-8;                           // added to √v, scaled by d
-  double weight_decay = 0.0;                   // decay rate (decoupled) or L2 penalty (coupled)
-  bool decouple = true;                        // AdamW-style decay p ← p − weight_decay·dlr·p
-  bool use_bias_correction = false;            // Adam's bias corrections, folded into dlr
-  bool safeguard_warmup = false;               // leave lr out of s (for warmup schedules)
-  double d0 = 1e-6;                            // initial estimate of d
-  double d_coef = 1.0;                         // scales the estimate d̂ (0.5 … 2 are reasonable)
+  double beta3 = -1.0;               // decay of s and the numerator; < 0 means √betas[1] (the package's None)
+  double eps = 1e-8;                 // added to √v, scaled by d
+  double weight_decay = 0.0;         // decay rate (decoupled) or L2 penalty (coupled)
+  bool decouple = true;              // AdamW-style decay p ← p − weight_decay·dlr·p
+  bool use_bias_correction = false;  // Adam's bias corrections, folded into dlr
+  bool safeguard_warmup = false;     // leave lr out of s (for warmup schedules)
+  double d0 = 1e-6;                  // initial estimate of d
+  double d_coef = 1.0;               // scales the estimate d̂ (0.5 … 2 are reasonable)
   double growth_rate = std::numeric_limits<double>::infinity();  // cap on d's growth per step (e.g. 1.02)
-  bool maximize = false;                       // ascend instead of descend
+  bool maximize = false;                                         // ascend instead of descend
 
   template <class V>
   void visit(V&& v) {

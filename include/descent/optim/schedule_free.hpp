@@ -58,7 +58,8 @@ class ScheduleFreeRule : public Rule<Derived, Options> {
     std::map<std::string, double>& s = this->state_[group].scalars;
     const Options& o = this->options_[group];
     const double k = scalar(s, "k", 0.0);
-    const double sched = k < static_cast<double>(o.warmup_steps) ? (k + 1.0) / static_cast<double>(o.warmup_steps) : 1.0;
+    const double sched =
+        k < static_cast<double>(o.warmup_steps) ? (k + 1.0) / static_cast<double>(o.warmup_steps) : 1.0;
     const double lr = o.lr * sched;
     const double lr_max = std::max(lr, scalar(s, "lr_max", -1.0));
     const double weight = std::pow(k + 1.0, o.r) * std::pow(lr_max, o.weight_lr_power);

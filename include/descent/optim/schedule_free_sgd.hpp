@@ -33,8 +33,8 @@ struct ScheduleFreeSGDOptions {
 
 // The kernel: one pass over y (the parameters), g and z; `first` copies y into z first.
 template <class T>
-void schedule_free_sgd_update(std::span<T> y, std::span<const T> g, std::span<T> z,
-                              const ScheduleFreeSGDOptions& o, const ScheduleFreeStep& s, bool first);
+void schedule_free_sgd_update(std::span<T> y, std::span<const T> g, std::span<T> z, const ScheduleFreeSGDOptions& o,
+                              const ScheduleFreeStep& s, bool first);
 
 class ScheduleFreeSGD : public ScheduleFreeRule<ScheduleFreeSGD, ScheduleFreeSGDOptions> {
  public:

@@ -1,6 +1,6 @@
 // Yogi (Zaheer et al., 2018, "Adaptive Methods for Nonconvex Optimization"): Adam whose second moment moves
 // additively, by at most (1 − β2)·g² per step, towards g², so it cannot forget a large past gradient at once.
-// Reference: pytorch_optimizer.Yogi 4.1.0 (the authors released no PyTorch code; the paper's TensorFlow form):
+// Reference: pytorch_optimizer.Yogi 4.1.0 (the authors released no PyTorch implementation), its per-parameter path:
 //   g ← ±grad (+ weight_decay·p unless decoupled);  decoupled: p ← p·(1 − lr·weight_decay), or
 //   p ← p·(1 − weight_decay) with fixed_decay
 //   m ← m + (1 − β1)(g − m);  v ← v − (1 − β2)·sign(v − g²)·g²
