@@ -30,7 +30,7 @@ struct AdamScalars {
 // One chunk of the update. Restrict-qualified parameters (not captured locals) are what lets the compiler
 // prove the streams independent and vectorise without run-time alias checks.
 template <class T, bool kAmsgrad, bool kCoupled, bool kDecoupled, bool kMaximize>
-void adam_chunk(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, T* __restrict vmax,
+DESCENT_KERNEL_CLONES void adam_chunk(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, T* __restrict vmax,
                 const AdamScalars<T> s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     T grad = kMaximize ? -g[i] : g[i];

@@ -30,7 +30,7 @@ struct SGDScalars {
 
 // One chunk; restrict parameters and by-value scalars let the loop vectorise (see adam.cpp).
 template <class T, bool kMomentum, bool kNesterov, bool kDecay, bool kMaximize>
-void sgd_chunk(T* __restrict p, const T* __restrict g, T* __restrict buf, const SGDScalars<T> s, int64_t n) {
+DESCENT_KERNEL_CLONES void sgd_chunk(T* __restrict p, const T* __restrict g, T* __restrict buf, const SGDScalars<T> s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     T d = kMaximize ? -g[i] : g[i];
     if constexpr (kDecay) d = d + s.wd * p[i];
