@@ -17,6 +17,20 @@ Tensor Module::register_parameter(const std::string& name, const Shape& shape, D
   return p;
 }
 
+Tensor Module::register_buffer(const std::string& name, Tensor value) {
+  DESCENT_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(), ": buffer name '", name,
+                "' must be non-empty and contain no '.'");
+  DESCENT_CHECK(value.defined(), type_name(), ": buffer '", name, "' is an undefined tensor");
+  for (const auto& [existing, _] : buffers_)
+    DESCENT_CHECK(existing != name, type_name(), ": buffer '", name, "' is registered twice");
+  for (const auto& [existing, _] : params_)
+    DESCENT_CHECK(existing != name, type_name(), ": buffer '", name, "' has the name of a parameter");
+  // A buffer is state, not a graph node: keep a detached, contiguous tensor that no gradient reaches.
+  Tensor buffer = value.detach().contiguous();
+  buffers_.emplace_back(name, buffer);
+  return buffer;
+}
+
 void Module::adopt_child(const std::string& name, const std::shared_ptr<Module>& child) {
   DESCENT_CHECK(child != nullptr, type_name(), ": register_module('", name, "') got a null module");
   DESCENT_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(), ": module name '", name,
@@ -40,6 +54,17 @@ void Module::share_arena(const std::shared_ptr<ParamArena>& arena, const std::st
 void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
   for (const auto& [name, p] : params_) out.emplace_back(prefix + name, p);
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+void Module::collect_buffers(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
+  for (const auto& [name, b] : buffers_) out.emplace_back(prefix + name, b);
+  for (const auto& [name, child] : children_) child->collect_buffers(prefix + name + ".", out);
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  collect_buffers("", out);
+  return out;
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {

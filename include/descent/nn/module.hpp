@@ -18,6 +18,9 @@ class Module {
   Module() : arena_(std::make_shared<ParamArena>()) {}
   virtual ~Module() = default;
   Module(const Module&) = delete;
+  // Movable, so layers can be handed over by value: Sequential({Dense(10, "relu", 784), Dense(10, "softmax")}).
+  // The parameters keep their arena; a moved-from module may only be destroyed.
+  Module(Module&&) = default;
   Module& operator=(const Module&) = delete;
 
   // The layer's computation. The base class throws: containers and multi-input modules define their own calls.
@@ -30,6 +33,12 @@ class Module {
   std::vector<Tensor> parameters() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
   int64_t num_parameters() const;
+
+  // Buffers: non-trainable state saved with the weights (BatchNormalization's moving_mean), as PyTorch's
+  // register_buffer. They live outside the ParamArena, get no gradient, and are updated in place by their layer,
+  // so the handle returned here stays valid. Names follow named_parameters(): dotted, children after their parent.
+  Tensor register_buffer(const std::string& name, Tensor value);
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
 
   // Training mode (dropout active, batch statistics) versus evaluation mode; applies to the whole subtree.
   void train(bool on = true);
@@ -58,8 +67,10 @@ class Module {
   void adopt_child(const std::string& name, const std::shared_ptr<Module>& child);
   void share_arena(const std::shared_ptr<ParamArena>& arena, const std::string& path);
   void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void collect_buffers(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
 
   std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::shared_ptr<ParamArena> arena_;
   std::string path_;  // this module's dotted prefix inside the arena's owner ("" at the root)
