@@ -45,14 +45,16 @@ void Dense::build(int64_t input_dim, Generator& gen) {
   if (options_.use_bias) bias = register_parameter("bias", {units_}, options_.dtype);
 }
 
-Tensor Dense::forward(const Tensor& input) {
+Tensor Dense::forward(const Tensor& input) { return activation_(forward_pre_activation(input)); }
+
+Tensor Dense::forward_pre_activation(const Tensor& input) {
   DESCENT_CHECK(input.dim() >= 1, "Dense: input ", input.str(), " has no feature axis");
   if (!built()) build(input.size(-1));
   DESCENT_CHECK(input.size(-1) == kernel.size(0), "Dense: input ", input.str(), " has ", input.size(-1),
                 " features, the layer was built for ", kernel.size(0));
   Tensor y = matmul(input, kernel);
   if (bias.defined()) y = y + bias;
-  return activation_(y);
+  return y;
 }
 
 }  // namespace descent::nn

@@ -37,6 +37,9 @@ class Dense : public Module {
   explicit Dense(int64_t units, std::string activation = "linear", std::optional<int64_t> input_dim = {});
   Dense(int64_t units, const DenseOptions& options, std::optional<int64_t> input_dim = {});
   Tensor forward(const Tensor& input) override;
+  // x·K + b without the activation: Sequential trains a softmax (sigmoid) output layer through this and the
+  // loss's logits form, the fused, stable log-softmax cross-entropy.
+  Tensor forward_pre_activation(const Tensor& input);
   std::string type_name() const override { return "Dense"; }
 
   // Creates the parameters for inputs with `input_dim` features (done by the first call when not given).
@@ -44,6 +47,7 @@ class Dense : public Module {
   bool built() const { return kernel.defined(); }
   int64_t units() const { return units_; }
   const std::string& activation_name() const { return options_.activation; }
+  const DenseOptions& options() const { return options_; }  // use_bias and dtype, e.g. for layer configs
 
   Tensor kernel;
   Tensor bias;
