@@ -12,5 +12,6 @@ using Run = std::function<int()>;
 
 Run add_minimize(CLI::App& app);
 Run add_bench(CLI::App& app);
+Run add_train(CLI::App& app);
 
 }  // namespace descent::cli

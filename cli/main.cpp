@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   const std::vector<std::pair<std::string, descent::cli::Run>> runs = {
       {"minimize", descent::cli::add_minimize(app)},
       {"bench", descent::cli::add_bench(app)},
+      {"train", descent::cli::add_train(app)},
   };
   try {
     app.parse(argc, argv);

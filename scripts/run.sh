@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # The main job. To change it, change this one line.
-MAIN_JOB=(build/release/examples/linear_regression)
+MAIN_JOB=(build/release/descent train)
 
 main() {
   cd "$(dirname "${BASH_SOURCE[0]}")/.."

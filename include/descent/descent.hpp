@@ -4,14 +4,18 @@
 
 #include "descent/core/dtype.hpp"
 #include "descent/core/error.hpp"
+#include "descent/core/file.hpp"
 #include "descent/core/random.hpp"
 #include "descent/core/shape.hpp"
 #include "descent/core/storage.hpp"
 #include "descent/core/tensor.hpp"
 #include "descent/core/threading.hpp"
 
+#include "descent/ops/conv.hpp"
 #include "descent/ops/elementwise.hpp"
 #include "descent/ops/linalg.hpp"
+#include "descent/ops/loss.hpp"
+#include "descent/ops/norm.hpp"
 #include "descent/ops/reduction.hpp"
 #include "descent/ops/views.hpp"
 
@@ -22,9 +26,13 @@
 
 #include "descent/nn/activation.hpp"
 #include "descent/nn/arena.hpp"
+#include "descent/nn/conv.hpp"
 #include "descent/nn/init.hpp"
+#include "descent/nn/layers.hpp"
 #include "descent/nn/linear.hpp"
+#include "descent/nn/loss.hpp"
 #include "descent/nn/module.hpp"
+#include "descent/nn/norm.hpp"
 
 #include "descent/optim/adabelief.hpp"
 #include "descent/optim/adadelta.hpp"
@@ -60,3 +68,22 @@
 #include "descent/optim/sgd.hpp"
 #include "descent/optim/tensor_runs.hpp"
 #include "descent/optim/yogi.hpp"
+
+#include "descent/data/csv.hpp"
+#include "descent/data/dataset.hpp"
+#include "descent/data/fashion_mnist.hpp"
+#include "descent/data/idx.hpp"
+#include "descent/data/limits.hpp"
+#include "descent/data/normalize.hpp"
+#include "descent/data/npy.hpp"
+
+#include "descent/io/safetensors.hpp"
+
+#include "descent/train/callbacks.hpp"
+#include "descent/train/history.hpp"
+#include "descent/train/layer_config.hpp"
+#include "descent/train/metrics.hpp"
+#include "descent/train/model_spec.hpp"
+#include "descent/train/progress.hpp"
+#include "descent/train/sequential.hpp"
+#include "descent/train/weights.hpp"
