@@ -57,7 +57,8 @@ class WithinTolerance : public descent::train::Metric {
 // n samples of y = 2·x₀ − x₁ + 0.5 + N(0, 0.1²); with outliers, 5% of them get +20.
 std::pair<Tensor, Tensor> make_data(int64_t n, bool outliers, descent::Generator& gen) {
   const Tensor x = descent::uniform({n, 2}, -1.0, 1.0, descent::kFloat32, gen);
-  Tensor y = (x.slice(1, 0, 1) * 2.0 - x.slice(1, 1, 2) + 0.5) + descent::normal({n, 1}, 0.0, 0.1, descent::kFloat32, gen);
+  Tensor y =
+      (x.slice(1, 0, 1) * 2.0 - x.slice(1, 1, 2) + 0.5) + descent::normal({n, 1}, 0.0, 0.1, descent::kFloat32, gen);
   if (outliers) y = y + descent::bernoulli({n, 1}, 0.05, descent::kFloat32, gen) * 20.0;
   return {x, y.contiguous()};
 }
