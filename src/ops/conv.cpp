@@ -86,6 +86,7 @@ Size2d window_output_size(Size2d input, Size2d kernel, Size2d stride, const Padd
 
 namespace {
 
+using detail::execute;
 using detail::Window;
 
 // ---- checks -----------------------------------------------------------------------------------------------------
@@ -295,12 +296,6 @@ std::shared_ptr<const ConvPrimitives> conv_primitives(const ConvProblem& p, bool
                                  training,
                                  num_threads()};
   return cache.get(key, [&] { return make_conv_primitives(p, with_bias, training); });
-}
-
-void execute(const dnnl::primitive& primitive, const std::unordered_map<int, dnnl::memory>& args) {
-  detail::OmpThreadsGuard threads;
-  primitive.execute(detail::dnnl_stream(), args);
-  detail::dnnl_stream().wait();
 }
 
 std::vector<Tensor> onednn_backward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gy,

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "descent/autograd/function.hpp"
@@ -81,6 +82,13 @@ class OmpThreadsGuard {
  private:
   int saved_;
 };
+
+// Runs one primitive on the calling thread's stream with descent's thread count, and waits for it.
+inline void execute(const dnnl::primitive& primitive, const std::unordered_map<int, dnnl::memory>& args) {
+  OmpThreadsGuard threads;
+  primitive.execute(dnnl_stream(), args);
+  dnnl_stream().wait();
+}
 
 // Primitives by problem. Creating a oneDNN primitive descriptor walks the implementation list and may JIT-compile
 // kernels: tens of microseconds even when oneDNN's own cache hits, which would dominate a small model's step. Each

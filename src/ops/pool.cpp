@@ -12,6 +12,7 @@
 namespace descent {
 namespace {
 
+using detail::execute;
 using detail::Window;
 
 Window check_pool(const char* op, const Tensor& x, Size2d kernel, Size2d stride, const Padding2d& padding,
@@ -198,12 +199,6 @@ std::shared_ptr<const PoolPrimitives> pool_primitives(const Window& g, dnnl::alg
                                  training,
                                  num_threads()};
   return cache.get(key, [&] { return make_pool_primitives(g, algo, training); });
-}
-
-void execute(const dnnl::primitive& primitive, const std::unordered_map<int, dnnl::memory>& args) {
-  detail::OmpThreadsGuard threads;
-  primitive.execute(detail::dnnl_stream(), args);
-  detail::dnnl_stream().wait();
 }
 
 // The reference's backward, differentiable: what the oneDNN closures fall back to under create_graph.

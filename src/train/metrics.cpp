@@ -5,6 +5,7 @@
 #include "descent/train/metrics.hpp"
 
 #include <cmath>
+#include <utility>
 
 #include "descent/autograd/grad_mode.hpp"
 #include "descent/nn/loss.hpp"
@@ -148,29 +149,14 @@ void Accuracy::update(const Tensor& y_pred_in, const Tensor& y_true_in, bool fro
 }
 
 // ---- regression metrics -----------------------------------------------------------------------------------
-void MeanSquaredErrorMetric::update(const Tensor& y_pred_in, const Tensor& y_true_in, bool /*from_logits*/) {
-  check_defined(y_pred_in, y_true_in, name());
-  DESCENT_CHECK(same_up_to_trailing_one(y_pred_in.shape(), y_true_in.shape()), "metric '", name(), "': y_true ",
-                shape_str(y_true_in.shape()), " does not match y_pred ", shape_str(y_pred_in.shape()));
-  const std::vector<double> p = values_of(contiguous_no_grad(y_pred_in));
-  const std::vector<double> t = values_of(contiguous_no_grad(y_true_in));
-  const int64_t len = row_length(y_pred_in);
-  const int64_t rows = static_cast<int64_t>(p.size()) / len;
-  double total = 0.0;
-  for (int64_t r = 0; r < rows; ++r) {
-    double row = 0.0;
-    for (int64_t j = 0; j < len; ++j) {
-      const double e = p[static_cast<size_t>(r * len + j)] - t[static_cast<size_t>(r * len + j)];
-      row += e * e;
-    }
-    total += row / static_cast<double>(len);
-  }
-  add(total, static_cast<double>(rows));
-}
+namespace {
 
-void MeanAbsoluteErrorMetric::update(const Tensor& y_pred_in, const Tensor& y_true_in, bool /*from_logits*/) {
-  check_defined(y_pred_in, y_true_in, name());
-  DESCENT_CHECK(same_up_to_trailing_one(y_pred_in.shape(), y_true_in.shape()), "metric '", name(), "': y_true ",
+// The sum over the batch's rows of each row's mean error(prediction, target), and the number of rows.
+template <class Error>
+std::pair<double, double> rowwise_error(const Metric& metric, const Tensor& y_pred_in, const Tensor& y_true_in,
+                                        Error error) {
+  check_defined(y_pred_in, y_true_in, metric.name());
+  DESCENT_CHECK(same_up_to_trailing_one(y_pred_in.shape(), y_true_in.shape()), "metric '", metric.name(), "': y_true ",
                 shape_str(y_true_in.shape()), " does not match y_pred ", shape_str(y_pred_in.shape()));
   const std::vector<double> p = values_of(contiguous_no_grad(y_pred_in));
   const std::vector<double> t = values_of(contiguous_no_grad(y_true_in));
@@ -180,10 +166,22 @@ void MeanAbsoluteErrorMetric::update(const Tensor& y_pred_in, const Tensor& y_tr
   for (int64_t r = 0; r < rows; ++r) {
     double row = 0.0;
     for (int64_t j = 0; j < len; ++j)
-      row += std::abs(p[static_cast<size_t>(r * len + j)] - t[static_cast<size_t>(r * len + j)]);
+      row += error(p[static_cast<size_t>(r * len + j)], t[static_cast<size_t>(r * len + j)]);
     total += row / static_cast<double>(len);
   }
-  add(total, static_cast<double>(rows));
+  return {total, static_cast<double>(rows)};
+}
+
+}  // namespace
+
+void MeanSquaredErrorMetric::update(const Tensor& y_pred, const Tensor& y_true, bool /*from_logits*/) {
+  const auto [total, rows] = rowwise_error(*this, y_pred, y_true, [](double p, double t) { return (p - t) * (p - t); });
+  add(total, rows);
+}
+
+void MeanAbsoluteErrorMetric::update(const Tensor& y_pred, const Tensor& y_true, bool /*from_logits*/) {
+  const auto [total, rows] = rowwise_error(*this, y_pred, y_true, [](double p, double t) { return std::abs(p - t); });
+  add(total, rows);
 }
 
 // ---- user-defined -----------------------------------------------------------------------------------------
