@@ -1,6 +1,7 @@
 // Weight averages against torch.optim.swa_utils.AveragedModel (fixtures/averaging.json), the exact swap round trip,
 // state dicts, and parameters that move when the arena grows. SWALR's lrs are replayed with the schedules.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstring>
 

@@ -2,6 +2,7 @@
 // with gradients as separate tensors and inside a ParamArena; determinism over thread counts; non-finite handling;
 // gradient accumulation.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <limits>

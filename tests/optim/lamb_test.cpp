@@ -76,12 +76,12 @@ TEST(LAMBTest, ArenaParametersStepTensorByTensor) {
   LAMB a(fused, {.lr = 0.1});
   LAMB b(loose, {.lr = 0.1});
   for (int s = 0; s < 3; ++s) {
-    testing::extra_grads(fused, s);
+    testing::roundtrip_grads(fused, s);
     a.step();
-    testing::extra_grads(loose, s);
+    testing::roundtrip_grads(loose, s);
     b.step();
   }
-  EXPECT_EQ(testing::extra_bytes(fused), testing::extra_bytes(loose));
+  EXPECT_EQ(testing::roundtrip_bytes(fused), testing::roundtrip_bytes(loose));
 }
 
 TEST(LAMBTest, StepsDoNotDependOnTheThreadCount) {

@@ -1,6 +1,7 @@
 // Lookahead against the paper's algorithm around torch.optim.SGD and Adam (fixtures/averaging.json), its state dict,
 // and its place among the optimizers (hyperparameters, schedules).
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstring>
 

@@ -18,7 +18,7 @@ TEST(ProdigyTest, EstimateGrowsFromD0AndIsKeptPerGroup) {
   Prodigy opt({w});
   EXPECT_EQ(opt.d(), 1e-6);
   for (int s = 0; s < 20; ++s) {
-    testing::extra_grads({w}, s);
+    testing::roundtrip_grads({w}, s);
     opt.step();
   }
   EXPECT_GT(opt.d(), 1e-4);  // the parameters moved, so d grew from d0

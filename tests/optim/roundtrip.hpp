@@ -18,35 +18,13 @@
 
 namespace descent::testing {
 
-inline Tensor roundtrip_param(std::initializer_list<double> values, DType dtype) {
-  Tensor t = Tensor::from(values, {static_cast<int64_t>(values.size())}, dtype);
-  t.set_requires_grad(true);
-  return t;
-}
+Tensor roundtrip_param(std::initializer_list<double> values, DType dtype);
 
-// Gradient of 0.5·(i+1)·‖p − 1‖² plus a small step-dependent wobble, for parameter i at step s.
-inline void roundtrip_grads(const std::vector<Tensor>& params, int step) {
-  NoGradGuard no_grad;
-  for (size_t i = 0; i < params.size(); ++i) {
-    const double wobble = 0.3 * std::cos(1.7 * step + static_cast<double>(i));
-    Tensor g = (params[i].detach() - 1.0) * static_cast<double>(i + 1) + wobble;
-    Tensor p = params[i];
-    if (p.grad().defined()) {
-      p.grad().copy_(g);
-    } else {
-      p.set_grad(g);
-    }
-  }
-}
+// Gradient of 0.5·(i+1)·‖p − 1‖² plus a small step-dependent wobble that changes sign, for parameter i at step s.
+void roundtrip_grads(const std::vector<Tensor>& params, int step);
 
-inline std::vector<uint8_t> roundtrip_bytes(const std::vector<Tensor>& params) {
-  std::vector<uint8_t> out;
-  for (const Tensor& p : params) {
-    const auto* b = static_cast<const uint8_t*>(p.raw_data());
-    out.insert(out.end(), b, b + p.numel() * static_cast<int64_t>(element_size(p.dtype())));
-  }
-  return out;
-}
+// The parameters' raw bytes, end to end, for bitwise comparisons.
+std::vector<uint8_t> roundtrip_bytes(const std::vector<Tensor>& params);
 
 // Runs the round trip with `first` and `second` as the two groups' options; returns the float64 run's saved dict
 // for further checks (state names, per-group scalars).
