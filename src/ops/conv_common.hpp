@@ -19,6 +19,7 @@
 #include "descent/autograd/grad_mode.hpp"
 #include "descent/core/threading.hpp"
 #include "descent/ops/conv.hpp"
+#include "omp_threads.hpp"
 
 namespace descent::detail {
 
@@ -65,23 +66,6 @@ inline dnnl::memory::desc image_desc(int64_t n, int64_t c, int64_t h, int64_t w,
 inline dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& t) {
   return dnnl::memory(desc, dnnl_engine(), const_cast<float*>(t.data<float>()));
 }
-
-// oneDNN's OpenMP runtime sizes its parallel regions by omp_get_max_threads(): for the scope of one primitive's
-// creation or execution, make that descent's thread count (set_num_threads), and restore the caller's afterwards.
-class OmpThreadsGuard {
- public:
-  OmpThreadsGuard() : saved_(omp_get_max_threads()) {
-    if (saved_ != num_threads()) omp_set_num_threads(num_threads());
-  }
-  ~OmpThreadsGuard() {
-    if (omp_get_max_threads() != saved_) omp_set_num_threads(saved_);
-  }
-  OmpThreadsGuard(const OmpThreadsGuard&) = delete;
-  OmpThreadsGuard& operator=(const OmpThreadsGuard&) = delete;
-
- private:
-  int saved_;
-};
 
 // Runs one primitive on the calling thread's stream with descent's thread count, and waits for it.
 inline void execute(const dnnl::primitive& primitive, const std::unordered_map<int, dnnl::memory>& args) {
