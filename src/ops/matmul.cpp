@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "descent/autograd/function.hpp"
+#include "descent/core/threading.hpp"
 #include "descent/ops/linalg.hpp"
 #include "descent/ops/reduction.hpp"
 #include "omp_threads.hpp"
@@ -60,6 +61,10 @@ bool onednn_sgemm_allowed() {
   return allowed;
 }
 
+// The thread count is read from DESCENT_NUM_THREADS, and handed to OpenBLAS, on first use: make sure that has
+// happened before a program's first product, or OpenBLAS would run it on its own default thread count.
+void apply_thread_count() { static_cast<void>(num_threads()); }
+
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
           float* c, int ldc) {
   if (n >= kOneDnnMinColumns && onednn_sgemm_allowed()) {
@@ -70,10 +75,12 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const flo
                   m, ", ", k, "] · [", k, ", ", n, "]");
     return;
   }
+  apply_thread_count();
   cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda, const double* b,
           int ldb, double* c, int ldc) {
+  apply_thread_count();
   cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
 }
 
