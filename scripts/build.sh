@@ -23,7 +23,7 @@ main() {
       ;;
     asan)
       build_dir=build/asan
-      options=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g" -DDESCENT_SANITIZE=ON
+      options=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DDESCENT_SANITIZE=ON
                -DDESCENT_BUILD_BENCH=OFF)
       ;;
     *)
