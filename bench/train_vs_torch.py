@@ -8,7 +8,7 @@ of each and the ratio of their seconds per epoch. Ratios, not absolute times, ar
 shared.
 
 Usage: python3 bench/train_vs_torch.py [--descent build/release/descent] [--threads 1] [--epochs 10]
-                                       [--configs mlp10,mlp256,cnn] [--cnn-epochs 10]
+                                       [--configs mlp10,mlp256,cnn] [--cnn-epochs 10] [--seeds 1]
 Needs torch and numpy in the Python that runs it (a virtual environment with `pip install torch numpy`); without
 torch only descent's column is printed.
 """
@@ -42,9 +42,9 @@ def read_idx(path):
     raise FileNotFoundError(path)
 
 
-def run_descent(exe, model, optimizer, settings, batch, epochs, threads):
+def run_descent(exe, model, optimizer, settings, batch, epochs, threads, seed):
     cmd = [exe, "train", "--model", model, "--optimizer", optimizer, "--batch-size", str(batch), "--epochs",
-           str(epochs), "--threads", str(threads), "--validation-split", "0", "--json"]
+           str(epochs), "--threads", str(threads), "--validation-split", "0", "--seed", str(seed), "--json"]
     for s in settings:
         cmd += ["--set", s]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
@@ -69,9 +69,9 @@ def torch_model(torch, name):
     return model  # softmax folded into the loss (cross_entropy on logits), as descent's fused form
 
 
-def run_torch(torch, name, optimizer, settings, batch, epochs, threads, data):
+def run_torch(torch, name, optimizer, settings, batch, epochs, threads, data, seed):
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     x_train, y_train, x_test, y_test = data
     model = torch_model(torch, name)
     lr = float(dict(s.split("=") for s in settings)["lr"])
@@ -102,6 +102,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--cnn-epochs", type=int, default=None, help="epochs for cnn (default: --epochs)")
     ap.add_argument("--configs", default="mlp10,mlp256,cnn")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="train each side with seeds 0..N-1; accuracy is their mean (range in brackets), "
+                         "seconds per epoch the mean over all runs")
     a = ap.parse_args()
     try:
         import numpy as np
@@ -115,17 +118,32 @@ def main():
         torch, version = None, "no torch"
     print(f"{'config':8} {'threads':>7} {'epochs':>6} {'descent acc':>11} {'torch acc':>9} {'descent s/ep':>12} "
           f"{'torch s/ep':>10} {'speed-up':>8}   ({version})")
+    seeds = range(a.seeds)
     for name in a.configs.split(","):
         model, optimizer, settings, batch = CONFIGS[name]
         epochs = a.cnn_epochs if name == "cnn" and a.cnn_epochs else a.epochs
-        d_acc, d_sec = run_descent(a.descent, model, optimizer, settings, batch, epochs, a.threads)
+        d_acc, d_sec = zip(*[run_descent(a.descent, model, optimizer, settings, batch, epochs, a.threads, s)
+                             for s in seeds])
         if torch is None:
-            print(f"{name:8} {a.threads:7} {epochs:6} {d_acc:11.4f} {'-':>9} {d_sec:12.3f} {'-':>10} {'-':>8}")
+            print(f"{name:8} {a.threads:7} {epochs:6} {mean(d_acc):11.4f} {'-':>9} {mean(d_sec):12.3f} {'-':>10} "
+                  f"{'-':>8}{spread(d_acc, None)}")
             continue
-        t_acc, t_sec = run_torch(torch, name, optimizer, settings, batch, epochs, a.threads, data)
-        print(f"{name:8} {a.threads:7} {epochs:6} {d_acc:11.4f} {t_acc:9.4f} {d_sec:12.3f} {t_sec:10.3f} "
-              f"{t_sec / d_sec:7.2f}x", flush=True)
+        t_acc, t_sec = zip(*[run_torch(torch, name, optimizer, settings, batch, epochs, a.threads, data, s)
+                             for s in seeds])
+        print(f"{name:8} {a.threads:7} {epochs:6} {mean(d_acc):11.4f} {mean(t_acc):9.4f} {mean(d_sec):12.3f} "
+              f"{mean(t_sec):10.3f} {mean(t_sec) / mean(d_sec):7.2f}x{spread(d_acc, t_acc)}", flush=True)
 
+
+def mean(values):
+    return sum(values) / len(values)
+
+
+def spread(descent_acc, torch_acc):
+    """With several seeds, the range of each side's test accuracy."""
+    if len(descent_acc) < 2:
+        return ""
+    text = f"   accuracy over {len(descent_acc)} seeds: descent {min(descent_acc):.4f}-{max(descent_acc):.4f}"
+    return text + (f", torch {min(torch_acc):.4f}-{max(torch_acc):.4f}" if torch_acc else "")
 
 if __name__ == "__main__":
     main()
