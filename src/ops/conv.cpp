@@ -277,24 +277,8 @@ ConvPrimitives make_conv_primitives(const ConvProblem& p, bool with_bias, bool t
 
 std::shared_ptr<const ConvPrimitives> conv_primitives(const ConvProblem& p, bool with_bias, bool training) {
   static detail::PrimitiveCache<ConvPrimitives> cache;
-  const Window& g = p.g;
-  const std::vector<int64_t> key{static_cast<int64_t>(g.layout),
-                                 g.n,
-                                 g.c,
-                                 g.h,
-                                 g.w,
-                                 p.out_channels,
-                                 g.kh,
-                                 g.kw,
-                                 g.sh,
-                                 g.sw,
-                                 g.pad.top,
-                                 g.pad.bottom,
-                                 g.pad.left,
-                                 g.pad.right,
-                                 with_bias,
-                                 training,
-                                 num_threads()};
+  std::vector<int64_t> key = p.g.cache_key();
+  key.insert(key.end(), {p.out_channels, with_bias, training, num_threads()});
   return cache.get(key, [&] { return make_conv_primitives(p, with_bias, training); });
 }
 

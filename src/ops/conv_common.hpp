@@ -36,6 +36,10 @@ struct Window {
     return layout == ImageLayout::NHWC ? Shape{batch, height, width, channels} : Shape{batch, channels, height, width};
   }
   Shape input_shape() const { return image_shape(n, c, h, w); }
+  // The geometry as a primitive-cache key; callers append what else their primitives depend on.
+  std::vector<int64_t> cache_key() const {
+    return {static_cast<int64_t>(layout), n, c, h, w, kh, kw, sh, sw, pad.top, pad.bottom, pad.left, pad.right};
+  }
   Shape output_shape(int64_t channels) const { return image_shape(n, channels, oh, ow); }
   // Element strides {batch, channel, row, column} of a contiguous image tensor of this layout.
   std::array<int64_t, 4> strides(int64_t channels, int64_t height, int64_t width) const {

@@ -182,22 +182,8 @@ PoolPrimitives make_pool_primitives(const Window& g, dnnl::algorithm algo, bool 
 
 std::shared_ptr<const PoolPrimitives> pool_primitives(const Window& g, dnnl::algorithm algo, bool training) {
   static detail::PrimitiveCache<PoolPrimitives> cache;
-  const std::vector<int64_t> key{static_cast<int64_t>(algo),
-                                 static_cast<int64_t>(g.layout),
-                                 g.n,
-                                 g.c,
-                                 g.h,
-                                 g.w,
-                                 g.kh,
-                                 g.kw,
-                                 g.sh,
-                                 g.sw,
-                                 g.pad.top,
-                                 g.pad.bottom,
-                                 g.pad.left,
-                                 g.pad.right,
-                                 training,
-                                 num_threads()};
+  std::vector<int64_t> key = g.cache_key();
+  key.insert(key.end(), {static_cast<int64_t>(algo), training, num_threads()});
   return cache.get(key, [&] { return make_pool_primitives(g, algo, training); });
 }
 

@@ -3,7 +3,6 @@
 #include "descent/io/safetensors.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <cstring>
@@ -12,6 +11,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "support/temp_dir.hpp"
 #include "support/testing.hpp"
 
 namespace descent {
@@ -37,37 +37,12 @@ std::string craft(const std::string& header, const std::string& data = "", uint6
   return out + header + data;
 }
 
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "descent_io_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-
-  std::string write(const std::string& bytes, const std::string& name = "bad.safetensors") const {
-    const std::string p = path(name);
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
-
   // Loading `bytes` from a file must fail with a message naming the file and containing `fragment`.
   void expect_refused(const std::string& bytes, const std::string& fragment) const {
-    const std::string p = write(bytes);
-    try {
-      load_safetensors(p);
-      ADD_FAILURE() << "expected descent::Error mentioning '" << fragment << "'";
-    } catch (const Error& e) {
-      const std::string msg = e.what();
-      EXPECT_NE(msg.find(p), std::string::npos) << "message does not name the file: " << msg;
-      EXPECT_NE(msg.find(fragment), std::string::npos) << "message: " << msg;
-    }
+    TempDirTest::expect_refused([](const std::string& p) { load_safetensors(p); }, bytes, fragment);
   }
-
-  std::string dir_;
 };
 
 const Tensor& find(const NamedTensors& tensors, const std::string& name) {

@@ -11,34 +11,17 @@
 #include <vector>
 
 #include "descent/ops/conv.hpp"
+#include "support/fixtures.hpp"
 #include "support/testing.hpp"
 
 namespace descent {
 namespace {
 
+using testing::expect_close;
+using testing::tensor_of;
+
 nlohmann::json load_fixture(const std::string& file) {
-  const std::string path = std::string(DESCENT_FIXTURE_DIR) + "/" + file;
-  std::ifstream in(path);
-  if (!in) throw Error("fixture " + path + " is missing (generate it with tools/fixtures/gen_conv.py)");
-  return nlohmann::json::parse(in);
-}
-
-Tensor from_json(const nlohmann::json& t, DType dtype) {
-  const std::vector<double> data = t["data"];
-  const Shape shape = t["shape"];
-  return Tensor::from(data, shape, dtype);
-}
-
-// |actual - expected| <= tol · max(1, |expected|) elementwise, reporting the first element that is not.
-void expect_close(const Tensor& actual, const Tensor& expected, double tol, const std::string& what) {
-  ASSERT_TRUE(actual.defined()) << what << " is undefined";
-  ASSERT_EQ(actual.shape(), expected.shape()) << what;
-  const std::vector<double> a = actual.to_vector();
-  const std::vector<double> e = expected.to_vector();
-  for (size_t i = 0; i < a.size(); ++i) {
-    ASSERT_LE(std::abs(a[i] - e[i]), tol * std::max(1.0, std::abs(e[i])))
-        << what << " element " << i << ": " << a[i] << " against " << e[i];
-  }
+  return testing::load_fixture(file, "tools/fixtures/gen_conv.py");
 }
 
 Padding2d padding_of(const nlohmann::json& c) {
@@ -60,25 +43,25 @@ void expect_matches_torch(ImageLayout layout, DType dtype, double tol) {
   for (const auto& c : doc["cases"]) {
     const std::string name = c["name"];
     SCOPED_TRACE(name + (nhwc ? " NHWC " : " NCHW ") + std::string(dtype_name(dtype)));
-    Tensor x = from_json(c["x"], dtype);
-    Tensor w = from_json(c["weight"], dtype);
-    Tensor gy = from_json(c["gy"], dtype);
+    Tensor x = tensor_of(c["x"], dtype);
+    Tensor w = tensor_of(c["weight"], dtype);
+    Tensor gy = tensor_of(c["gy"], dtype);
     if (nhwc) {
       x = to_nhwc(x);
       w = to_hwio(w);
       gy = to_nhwc(gy);
     }
-    Tensor b = c["bias"].is_null() ? Tensor() : from_json(c["bias"], dtype);
+    Tensor b = c["bias"].is_null() ? Tensor() : tensor_of(c["bias"], dtype);
     x.set_requires_grad(true);
     w.set_requires_grad(true);
     if (b.defined()) b.set_requires_grad(true);
 
     const Tensor y = conv2d(x, w, b, stride_of(c), padding_of(c), layout);
     y.backward(gy);
-    expect_close(nhwc ? to_nchw(y) : y, from_json(c["y"], kFloat64), tol, "y");
-    expect_close(nhwc ? to_nchw(x.grad()) : x.grad(), from_json(c["dx"], kFloat64), tol, "dx");
-    expect_close(nhwc ? to_oihw(w.grad()) : w.grad(), from_json(c["dweight"], kFloat64), tol, "dweight");
-    if (b.defined()) expect_close(b.grad(), from_json(c["dbias"], kFloat64), tol, "dbias");
+    expect_close(nhwc ? to_nchw(y) : y, tensor_of(c["y"], kFloat64), tol, "y");
+    expect_close(nhwc ? to_nchw(x.grad()) : x.grad(), tensor_of(c["dx"], kFloat64), tol, "dx");
+    expect_close(nhwc ? to_oihw(w.grad()) : w.grad(), tensor_of(c["dweight"], kFloat64), tol, "dweight");
+    if (b.defined()) expect_close(b.grad(), tensor_of(c["dbias"], kFloat64), tol, "dbias");
   }
 }
 

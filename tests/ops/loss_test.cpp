@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "descent/ops/loss.hpp"
+#include "support/fixtures.hpp"
 #include "support/testing.hpp"
 
 namespace descent {
@@ -20,15 +21,11 @@ using testing::sample;
 using testing::values;
 
 nlohmann::json load_fixture(const std::string& file) {
-  const std::string path = std::string(DESCENT_FIXTURE_DIR) + "/" + file;
-  std::ifstream in(path);
-  if (!in) throw Error("fixture " + path + " is missing (run tools/fixtures/gen_loss.py)");
-  return nlohmann::json::parse(in);
+  return testing::load_fixture(file, "tools/fixtures/gen_loss.py");
 }
 
 Tensor from_json(const nlohmann::json& v, const nlohmann::json& shape, DType dtype) {
-  const auto data = v.get<std::vector<double>>();
-  return Tensor::from(std::span<const double>(data), shape.get<Shape>(), dtype);
+  return testing::tensor_of(v, shape.get<Shape>(), dtype);
 }
 
 Tensor run_case(const nlohmann::json& c, const Tensor& p, const Tensor& t) {

@@ -12,33 +12,17 @@
 #include <vector>
 
 #include "descent/ops/conv.hpp"
+#include "support/fixtures.hpp"
 #include "support/testing.hpp"
 
 namespace descent {
 namespace {
 
+using testing::expect_close;
+using testing::tensor_of;
+
 nlohmann::json load_fixture(const std::string& file) {
-  const std::string path = std::string(DESCENT_FIXTURE_DIR) + "/" + file;
-  std::ifstream in(path);
-  if (!in) throw Error("fixture " + path + " is missing (generate it with tools/fixtures/gen_conv.py)");
-  return nlohmann::json::parse(in);
-}
-
-Tensor from_json(const nlohmann::json& t, DType dtype) {
-  const std::vector<double> data = t["data"];
-  const Shape shape = t["shape"];
-  return Tensor::from(data, shape, dtype);
-}
-
-void expect_close(const Tensor& actual, const Tensor& expected, double tol, const std::string& what) {
-  ASSERT_TRUE(actual.defined()) << what << " is undefined";
-  ASSERT_EQ(actual.shape(), expected.shape()) << what;
-  const std::vector<double> a = actual.to_vector();
-  const std::vector<double> e = expected.to_vector();
-  for (size_t i = 0; i < a.size(); ++i) {
-    ASSERT_LE(std::abs(a[i] - e[i]), tol * std::max(1.0, std::abs(e[i])))
-        << what << " element " << i << ": " << a[i] << " against " << e[i];
-  }
+  return testing::load_fixture(file, "tools/fixtures/gen_conv.py");
 }
 
 Tensor to_nhwc(const Tensor& t) { return t.permute({0, 2, 3, 1}).contiguous(); }
@@ -65,8 +49,8 @@ void expect_matches_torch(ImageLayout layout, DType dtype, double tol) {
   const bool nhwc = layout == ImageLayout::NHWC;
   for (const auto& c : doc["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>() + (nhwc ? " NHWC " : " NCHW ") + std::string(dtype_name(dtype)));
-    Tensor x = from_json(c["x"], dtype);
-    Tensor gy = from_json(c["gy"], dtype);
+    Tensor x = tensor_of(c["x"], dtype);
+    Tensor gy = tensor_of(c["gy"], dtype);
     if (nhwc) {
       x = to_nhwc(x);
       gy = to_nhwc(gy);
@@ -74,8 +58,8 @@ void expect_matches_torch(ImageLayout layout, DType dtype, double tol) {
     x.set_requires_grad(true);
     const Tensor y = pool(c, x, layout);
     y.backward(gy);
-    expect_close(nhwc ? to_nchw(y) : y, from_json(c["y"], kFloat64), tol, "y");
-    expect_close(nhwc ? to_nchw(x.grad()) : x.grad(), from_json(c["dx"], kFloat64), tol, "dx");
+    expect_close(nhwc ? to_nchw(y) : y, tensor_of(c["y"], kFloat64), tol, "y");
+    expect_close(nhwc ? to_nchw(x.grad()) : x.grad(), tensor_of(c["dx"], kFloat64), tol, "dx");
   }
 }
 

@@ -8,21 +8,18 @@
 #include <nlohmann/json.hpp>
 
 #include "descent/train/metrics.hpp"
+#include "support/fixtures.hpp"
 #include "support/testing.hpp"
 
 namespace descent::train {
 namespace {
 
 nlohmann::json load_fixture(const std::string& file) {
-  const std::string path = std::string(DESCENT_FIXTURE_DIR) + "/" + file;
-  std::ifstream in(path);
-  if (!in) throw Error("fixture " + path + " is missing (run tools/fixtures/gen_loss.py)");
-  return nlohmann::json::parse(in);
+  return testing::load_fixture(file, "tools/fixtures/gen_loss.py");
 }
 
 Tensor tensor_of(const nlohmann::json& v, const Shape& shape, DType dtype = kFloat32) {
-  const auto data = v.get<std::vector<double>>();
-  return Tensor::from(std::span<const double>(data), shape, dtype);
+  return testing::tensor_of(v, shape, dtype);
 }
 
 TEST(MetricsTest, AccumulateOverBatchesWeightedByBatchSizeAsKeras) {

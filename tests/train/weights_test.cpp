@@ -3,10 +3,10 @@
 #include "descent/train/weights.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 
+#include "support/temp_dir.hpp"
 #include "support/testing.hpp"
 
 namespace descent {
@@ -37,17 +37,7 @@ std::vector<std::vector<double>> all_values(const nn::Module& m) {
   return out;
 }
 
-class WeightsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "descent_weights_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-  std::string dir_;
-};
+using WeightsTest = testing::TempDirTest;
 
 TEST_F(WeightsTest, RoundTripRestoresParametersAndBuffersExactly) {
   Net saved;
