@@ -13,5 +13,6 @@ using Run = std::function<int()>;
 Run add_minimize(CLI::App& app);
 Run add_bench(CLI::App& app);
 Run add_train(CLI::App& app);
+Run add_lr_find(CLI::App& app);
 
 }  // namespace descent::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
       {"minimize", descent::cli::add_minimize(app)},
       {"bench", descent::cli::add_bench(app)},
       {"train", descent::cli::add_train(app)},
+      {"lr-find", descent::cli::add_lr_find(app)},
   };
   try {
     app.parse(argc, argv);

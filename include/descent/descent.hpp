@@ -80,8 +80,10 @@
 #include "descent/io/safetensors.hpp"
 
 #include "descent/train/callbacks.hpp"
+#include "descent/train/chart.hpp"
 #include "descent/train/history.hpp"
 #include "descent/train/layer_config.hpp"
+#include "descent/train/lr_finder.hpp"
 #include "descent/train/metrics.hpp"
 #include "descent/train/model_spec.hpp"
 #include "descent/train/progress.hpp"

@@ -95,6 +95,37 @@ void Sequential::evaluate_into(const Tensor& x, const Tensor& y, int64_t batch_s
   for (size_t i = 0; i < metrics_.size(); ++i) logs.set(prefix + metric_names_[i], metrics_[i]->result());
 }
 
+double Sequential::step_on_batch(const Tensor& xb, const Tensor& yb, OutputPlan plan, bool update_metrics) {
+  zero_grad();
+  double batch_loss;
+  {
+    const Tensor y_pred = forward_train(xb, plan);
+    const Tensor loss = (plan == OutputPlan::Plain ? *loss_ : *logits_loss_)(y_pred, yb);
+    loss.backward();
+    batch_loss = loss.item();
+    if (update_metrics)
+      for (const auto& m : metrics_) m->update(y_pred, yb, plan != OutputPlan::Plain);
+  }
+  if (std::isfinite(batch_loss)) optimizer_->step();  // a NaN/inf batch is never applied
+  return batch_loss;
+}
+
+void Sequential::prepare_training(const Tensor& x) {
+  DESCENT_CHECK(compiled(), "Sequential::prepare_training: the model is not compiled (call compile first)");
+  DESCENT_CHECK(x.defined() && x.dim() >= 1, "Sequential::prepare_training: x needs a batch axis first");
+  ensure_built(x);
+  ensure_optimizer();
+}
+
+double Sequential::train_on_batch(const Tensor& x, const Tensor& y_in) {
+  DESCENT_CHECK(compiled(), "Sequential::train_on_batch: the model is not compiled (call compile first)");
+  check_xy("Sequential::train_on_batch", x, y_in);
+  ensure_built(x);
+  ensure_optimizer();
+  train();
+  return step_on_batch(x, y_in.dtype() == x.dtype() ? y_in : y_in.to(x.dtype()), output_plan(), false);
+}
+
 History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions& o) {
   DESCENT_CHECK(compiled(), "Sequential::fit: the model is not compiled (call compile first)");
   check_xy("Sequential::fit", x_in, y_in);
@@ -125,9 +156,7 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
 
   ensure_built(training.x());
   ensure_optimizer();
-  const OutputPlan plan = output_plan();
-  const nn::Loss& loss_fn = plan == OutputPlan::Plain ? *loss_ : *logits_loss_;
-  const bool from_logits = plan != OutputPlan::Plain;
+  const OutputPlan plan = output_plan();  // once: it compares names
 
   // Batches are gathered into two buffers reused every step (valid until the next batch is made).
   data::DataLoaderOptions loader_options;
@@ -173,17 +202,8 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
       const int64_t rows = xb.size(0);
       for (const auto& cb : o.callbacks) cb->on_batch_begin(step, batch_logs);
 
-      zero_grad();
-      double batch_loss;
-      {
-        const Tensor y_pred = forward_train(xb, plan);
-        const Tensor loss = loss_fn(y_pred, yb);
-        loss.backward();
-        batch_loss = loss.item();
-        for (const auto& m : metrics_) m->update(y_pred, yb, from_logits);
-      }
+      const double batch_loss = step_on_batch(xb, yb, plan, true);
       const bool finite = std::isfinite(batch_loss);
-      if (finite) optimizer_->step();  // a NaN/inf batch is never applied
 
       loss_sum += batch_loss * static_cast<double>(rows);
       seen += rows;

@@ -172,6 +172,13 @@ class Sequential : public nn::Module {
   // Trains on rows of x (batch axis first) against y (same rows). A batch whose loss is NaN or infinite is never
   // applied: a callback may stop training then (TerminateOnNaN); otherwise fit throws descent::Error.
   History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  // Builds the layers for rows like x's and creates the optimizer, as the first fit or train_on_batch does
+  // (nothing when both are done): for tools that save the optimizer's state before training starts.
+  void prepare_training(const Tensor& x);
+  // One step of training on one batch (Keras' train_on_batch): zero_grad, forward in training mode, loss,
+  // backward, optimizer step. Returns the batch's loss; a loss that is NaN or infinite is returned without the
+  // update being applied (as in fit). Creates the optimizer on first use. Metrics are not touched.
+  double train_on_batch(const Tensor& x, const Tensor& y);
   // Loss and metrics over x, y (no gradients, evaluation mode): {"loss": …, "accuracy": …}.
   Logs evaluate(const Tensor& x, const Tensor& y, const EvaluateOptions& options = {});
   // The model's outputs (probabilities for a softmax model) for every row of x, in batches.
@@ -212,6 +219,9 @@ class Sequential : public nn::Module {
   void ensure_optimizer();
   OutputPlan output_plan() const;
   Tensor forward_train(const Tensor& x, OutputPlan plan);
+  // zero_grad, forward, loss, backward, and the optimizer's step unless the loss is not finite; the batch's
+  // metrics are updated when `update_metrics`. Returns the loss.
+  double step_on_batch(const Tensor& xb, const Tensor& yb, OutputPlan plan, bool update_metrics);
   // Loss and metrics over x, y into `logs` under `prefix` ("" or "val_"); the progress bar gets the batches.
   void evaluate_into(const Tensor& x, const Tensor& y, int64_t batch_size, const std::string& prefix, Logs& logs,
                      int verbose, std::ostream& out);
