@@ -146,8 +146,13 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
       }
     }
   }
+  const bool has_points = !xs.empty();
   const double left = 72, right = 20, top = o.title.empty() ? 20 : 44, bottom = 56;
+  if (o.y_min) ys.push_back(*o.y_min);
+  if (o.y_max) ys.push_back(*o.y_max);
   Axis ax = make_axis(xs, o.log_x), ay = make_axis(ys, o.log_y);
+  if (o.y_min && usable(*o.y_min, o.log_y)) ay.lo = *o.y_min;
+  if (o.y_max && usable(*o.y_max, o.log_y) && *o.y_max > ay.lo) ay.hi = *o.y_max;
   ax.from = left;
   ax.to = o.width - right;
   ay.from = o.height - bottom;
@@ -214,16 +219,20 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
   }
   svg << "</g>\n";
 
-  for (const ChartMarker& m : o.markers) {
+  for (size_t k = 0; k < o.markers.size(); ++k) {
+    const ChartMarker& m = o.markers[k];
     if (!usable(m.x, o.log_x) || m.x < ax.lo || m.x > ax.hi) continue;
     const double px = ax.pixel(m.x);
+    const double label_y = ay.to + 14 + 16 * static_cast<double>(k);
+    const bool left_half = px < (ax.from + ax.to) / 2;  // labels point into the plot
     svg << "<g class=\"marker\"><line x1=\"" << num(px) << "\" y1=\"" << num(ay.to) << "\" x2=\"" << num(px)
         << "\" y2=\"" << num(ay.from) << "\" stroke=\"" << escape(m.color) << "\" stroke-dasharray=\"4 3\"/>"
-        << "<text x=\"" << num(px + 4) << "\" y=\"" << num(ay.to + 14) << "\" fill=\"" << escape(m.color) << "\">"
+        << "<text x=\"" << num(left_half ? px + 4 : px - 4) << "\" y=\"" << num(label_y) << "\" fill=\""
+        << escape(m.color) << (left_half ? "\">" : "\" text-anchor=\"end\">")
         << escape(m.label) << "</text></g>\n";
   }
 
-  // Legend: named series only, in a box at the upper right of the plot.
+  // Legend: named series only, in a box in the chosen corner of the plot.
   size_t named = 0, longest = 0;
   for (const ChartSeries& s : series)
     if (!s.name.empty()) {
@@ -232,7 +241,9 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
     }
   if (named > 0 && !(named == 1 && series.size() == 1)) {
     const double row = 18, box_w = 40 + 7.0 * static_cast<double>(longest), box_h = 8 + row * static_cast<double>(named);
-    const double bx = ax.to - box_w - 8, by = ay.to + 8;
+    const bool right = o.legend == LegendPlace::UpperRight || o.legend == LegendPlace::LowerRight;
+    const bool upper = o.legend == LegendPlace::UpperRight || o.legend == LegendPlace::UpperLeft;
+    const double bx = right ? ax.to - box_w - 8 : ax.from + 8, by = upper ? ay.to + 8 : ay.from - box_h - 8;
     svg << "<g class=\"legend\"><rect x=\"" << num(bx) << "\" y=\"" << num(by) << "\" width=\"" << num(box_w)
         << "\" height=\"" << num(box_h) << "\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
     size_t r = 0;
@@ -246,7 +257,7 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
     }
     svg << "</g>\n";
   }
-  if (xs.empty())
+  if (!has_points)
     svg << "<text x=\"" << num((ax.from + ax.to) / 2) << "\" y=\"" << num((ay.from + ay.to) / 2)
         << "\" text-anchor=\"middle\" fill=\"#888888\">no data</text>\n";
   svg << "</svg>\n";

@@ -149,6 +149,14 @@ std::string lr_finder_svg(const LrFinderResult& r, const std::string& title) {
   options.y_label = "training loss";
   options.log_x = true;
   options.id = "lr-finder";
+  options.legend = LegendPlace::LowerLeft;
+  // The smoothed curve sets the y range; spikes of single batches are clipped.
+  if (!r.losses.empty()) {
+    const auto [lo, hi] = std::minmax_element(r.losses.begin(), r.losses.end());
+    const double pad = 0.05 * (*hi - *lo);
+    options.y_min = *lo - pad;
+    options.y_max = *hi + pad;
+  }
   options.markers = {{r.suggested_lr, "steepest: " + tick_label(r.suggested_lr), "#D55E00"},
                      {r.min_loss_lr_div10, "min/10: " + tick_label(r.min_loss_lr_div10), "#009E73"}};
   return line_chart_svg({{"batch loss", r.lrs, r.raw_losses, "#bbbbbb"}, {"smoothed loss", r.lrs, r.losses, "#0072B2"}},

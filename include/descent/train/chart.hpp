@@ -4,6 +4,7 @@
 // (or not positive on a logarithmic axis) are left out and break the line there.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct ChartMarker {
   std::string color = "#444444";
 };
 
+enum class LegendPlace { UpperRight, UpperLeft, LowerRight, LowerLeft };
+
 struct ChartOptions {
   std::string title;
   std::string x_label;
@@ -30,7 +33,10 @@ struct ChartOptions {
   bool log_y = false;
   int width = 720;
   int height = 420;
-  std::vector<ChartMarker> markers{};
+  std::vector<ChartMarker> markers{};  // labels stack downwards from the top, one line each
+  LegendPlace legend = LegendPlace::UpperRight;
+  // Fixed ends of the y axis (otherwise the data's range); points outside are clipped.
+  std::optional<double> y_min{}, y_max{};
   std::string id = "chart";  // prefix of the element ids: give each chart of one HTML page its own
 };
 
