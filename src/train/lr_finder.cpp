@@ -68,11 +68,13 @@ double steepest_descent_lr(const std::vector<double>& lrs, const std::vector<dou
     lo = 0;
     hi = n;
   }
+  // Differences over ±w points (w = 1/20 of the curve), so that batch-to-batch noise left in the smoothed loss
+  // does not pass for a slope; one-sided at the ends.
+  const int64_t w = std::max<int64_t>(1, (hi - lo) / 20);
   int64_t best = -1;
   double best_slope = std::numeric_limits<double>::infinity();
   for (int64_t i = lo; i < hi; ++i) {
-    // Central differences inside, one-sided at the ends of the window (numpy.gradient on log10(lr)).
-    const int64_t a = std::max(lo, i - 1), b = std::min(hi - 1, i + 1);
+    const int64_t a = std::max(lo, i - w), b = std::min(hi - 1, i + w);
     const double slope = (losses[b] - losses[a]) / (std::log10(lrs[b]) - std::log10(lrs[a]));
     if (std::isfinite(slope) && slope < best_slope) {
       best_slope = slope;

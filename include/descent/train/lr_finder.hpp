@@ -4,8 +4,8 @@
 // once the smoothed loss exceeds `diverge_factor` times its minimum (or is not finite), then put the weights, the
 // optimizer's state and learning rate, and the random generator back as they were. The curve suggests a learning
 // rate two ways:
-//   - steepest descent: where the smoothed loss falls fastest against log(lr) (the first `skip_start` and last
-//     `skip_end` points left out: the start is noise, the end is the blow-up);
+//   - steepest descent: where the smoothed loss falls fastest against log(lr), measured over a twentieth of the
+//     curve (the first `skip_start` and last `skip_end` points left out: the start is noise, the end the blow-up);
 //   - minimum ÷ 10: a tenth of the learning rate at the lowest smoothed loss (the rule of thumb that the best
 //     rate is an order of magnitude below the one where the loss bottoms out).
 //   descent::train::LrFinderResult r = descent::train::find_lr(model, x_train, y_train, {.batch_size = 128});
@@ -51,8 +51,9 @@ struct LrFinderResult {
 // or when the loss diverges before enough steps were taken to read a slope.
 LrFinderResult find_lr(Sequential& model, const Tensor& x, const Tensor& y, const LrFinderOptions& options = {});
 
-// Steepest descent of `losses` against log10(`lrs`) by central differences, ignoring the first `skip_start` and
-// last `skip_end` points (fewer when the curve is short); the learning rate there. Needs at least 3 points.
+// Steepest descent of `losses` against log10(`lrs`) by differences over ±w points (w: a twentieth of the points
+// considered, at least 1), ignoring the first `skip_start` and last `skip_end` points (none when that would leave
+// fewer than 3); the learning rate there. Needs at least 3 points.
 double steepest_descent_lr(const std::vector<double>& lrs, const std::vector<double>& losses, int64_t skip_start,
                            int64_t skip_end);
 
