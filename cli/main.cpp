@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
       {"bench", descent::cli::add_bench(app)},
       {"train", descent::cli::add_train(app)},
       {"lr-find", descent::cli::add_lr_find(app)},
+      {"compare", descent::cli::add_compare(app)},
   };
   try {
     app.parse(argc, argv);

@@ -52,19 +52,7 @@ int64_t count_classes(const Tensor& y_train, const Tensor& y_test, const std::st
 
 // Unknown names are usage errors (exit 2), caught before any data is read.
 void check_names(const ModelArgs& a) {
-  const auto key = [](std::string_view s) {
-    std::string k;
-    for (char c : s)
-      if (c != '-' && c != '_') k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return k;
-  };
-  bool known = false;
-  std::string list;
-  for (const std::string& n : optim::optimizer_names()) {
-    known = known || key(n) == key(a.optimizer);
-    list += (list.empty() ? "" : ", ") + n;
-  }
-  if (!known) throw CLI::ValidationError("--optimizer", "unknown optimizer '" + a.optimizer + "' (" + list + ")");
+  if (a.compile) check_optimizer(a.optimizer, "--optimizer");
   try {
     nn::make_loss(a.loss);
   } catch (const Error& e) {
@@ -79,6 +67,22 @@ void check_names(const ModelArgs& a) {
 
 }  // namespace
 
+void check_optimizer(const std::string& name, const std::string& option) {
+  const auto key = [](std::string_view s) {
+    std::string k;
+    for (char c : s)
+      if (c != '-' && c != '_') k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return k;
+  };
+  bool known = false;
+  std::string list;
+  for (const std::string& n : optim::optimizer_names()) {
+    known = known || key(n) == key(name);
+    list += (list.empty() ? "" : ", ") + n;
+  }
+  if (!known) throw CLI::ValidationError(option, "unknown optimizer '" + name + "' (" + list + ")");
+}
+
 void add_model_options(CLI::App& sub, ModelArgs& args) {
   std::string optimizers;
   for (const std::string& n : optim::optimizer_names()) optimizers += (optimizers.empty() ? "" : ", ") + n;
@@ -91,7 +95,8 @@ void add_model_options(CLI::App& sub, ModelArgs& args) {
       ->check(CLI::Range(0.0, 1.0));
   sub.add_option("--model", args.model, "mlp:H1,H2,… (mlp:10 is the articles' model), linear, or cnn")
       ->capture_default_str();
-  sub.add_option("--optimizer", args.optimizer, "Optimizer (Keras' default lr): " + optimizers)->capture_default_str();
+  if (args.compile)
+    sub.add_option("--optimizer", args.optimizer, "Optimizer (Keras' default lr): " + optimizers)->capture_default_str();
   sub.add_option("--set", args.settings, "Hyperparameter, PyTorch name: lr=0.01, betas=0.9,0.999, nesterov=true")
       ->allow_extra_args(false);
   sub.add_option("--loss", args.loss, "Loss by Keras name")->capture_default_str();
@@ -111,8 +116,9 @@ Setup prepare(const ModelArgs& a) {
   s.data = load_data(a);
   s.origin = a.csv.empty() ? a.data : a.csv;
   s.classes = count_classes(s.data.y_train, s.data.y_test, s.origin);
-  const Shape row(s.data.x_train.shape().begin() + 1, s.data.x_train.shape().end());
-  s.model = train::make_model(a.model, row, s.classes);
+  s.row = Shape(s.data.x_train.shape().begin() + 1, s.data.x_train.shape().end());
+  if (!a.compile) return s;
+  s.model = train::make_model(a.model, s.row, s.classes);
   const std::string optimizer_name = a.optimizer;
   const std::vector<std::string> settings = a.settings;
   s.model->compile(train::OptimizerFactory([optimizer_name, settings](const optim::NamedTensors& params) {

@@ -27,6 +27,7 @@ struct ModelArgs {
   uint64_t seed = 0;
   int threads = 0;
   int64_t limit = 0;
+  bool compile = true;  // one optimizer (--optimizer) and a compiled model; false: the subcommand builds its own
 };
 
 struct Split {
@@ -38,15 +39,20 @@ struct Setup {
   Split data;
   std::string origin;  // the data's name or path, for messages
   int64_t classes = 0;
-  std::unique_ptr<train::Sequential> model;
+  Shape row;  // one input row's shape
+  std::unique_ptr<train::Sequential> model;  // null when ModelArgs::compile is false
 };
 
+// A usage error (exit 2) naming `option` when `name` is not an optimizer of the registry.
+void check_optimizer(const std::string& name, const std::string& option);
+
 // Registers --data, --csv, --label-column, --test-split, --model, --optimizer, --set, --loss, --batch-size,
-// --seed, --threads and --limit on `sub`.
+// --seed, --threads and --limit on `sub` (--optimizer only when args.compile).
 void add_model_options(CLI::App& sub, ModelArgs& args);
 
 // Checks the names (usage errors, before any data is read), applies --threads and --seed, loads the data and
-// builds the model compiled with the optimizer (Keras' default lr, then --set) and loss, metric "accuracy".
+// builds the model compiled with the optimizer (Keras' default lr, then --set) and loss, metric "accuracy"
+// (when args.compile).
 Setup prepare(const ModelArgs& args);
 
 }  // namespace descent::cli

@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # data, CLI, oneDNN comparison, JSON, distributed training
   dataset-fashion-mnist libdnnl-dev libcli11-dev nlohmann-json3-dev openmpi-bin libopenmpi-dev
+  # the test that renders descent compare's report.html in a headless browser
+  chromium
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -76,7 +76,11 @@ Axis make_axis(std::vector<double> values, bool log) {
       a.hi += pad;
     }
   }
-  if (!log) {
+  if (log) {  // 4% of the decades on each side, so curves do not run along the frame
+    const double pad = std::pow(a.hi / a.lo, 0.04);
+    a.lo /= pad;
+    a.hi *= pad;
+  } else {
     const std::vector<double> ticks = axis_ticks(a.lo, a.hi, false);
     if (ticks.size() >= 2) {
       const double step = ticks[1] - ticks[0];
@@ -88,6 +92,8 @@ Axis make_axis(std::vector<double> values, bool log) {
 }
 
 }  // namespace
+
+std::string palette_color(size_t k) { return kPalette[k % kPalette.size()]; }
 
 std::vector<double> axis_ticks(double lo, double hi, bool log, int target) {
   std::vector<double> ticks;
@@ -107,6 +113,8 @@ std::vector<double> axis_ticks(double lo, double hi, bool log, int target) {
         if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) ticks.push_back(t);
       }
     }
+    // Less than a decade or two with fewer than three of those: round linear values read better.
+    if (ticks.size() < 3) return axis_ticks(lo, hi, false, target);
     return ticks;
   }
   const double raw = (hi - lo) / target;
@@ -202,7 +210,7 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
   std::vector<std::string> colors;
   for (size_t k = 0; k < series.size(); ++k) {
     const ChartSeries& s = series[k];
-    colors.push_back(s.color.empty() ? kPalette[k % kPalette.size()] : s.color);
+    colors.push_back(s.color.empty() ? palette_color(k) : s.color);
     std::string d;
     bool pen_down = false;
     for (size_t i = 0; i < s.x.size(); ++i) {
@@ -261,6 +269,70 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
     svg << "<text x=\"" << num((ax.from + ax.to) / 2) << "\" y=\"" << num((ay.from + ay.to) / 2)
         << "\" text-anchor=\"middle\" fill=\"#888888\">no data</text>\n";
   svg << "</svg>\n";
+  return svg.str();
+}
+
+std::string bar_chart_svg(const std::vector<Bar>& bars, const ChartOptions& o) {
+  DESCENT_CHECK(o.width >= 200, "bar_chart_svg: width ", o.width, " is smaller than 200");
+  const double row = 26, top = o.title.empty() ? 16 : 44, bottom = o.x_label.empty() ? 30 : 50;
+  size_t longest = 4;
+  double hi = 0.0;
+  for (const Bar& b : bars) {
+    longest = std::max(longest, b.label.size());
+    if (std::isfinite(b.value)) hi = std::max(hi, b.value);
+  }
+  const double left = std::min(20.0 + 8.0 * static_cast<double>(longest), o.width / 2.0), right = 80;
+  const double height = top + bottom + row * static_cast<double>(std::max<size_t>(bars.size(), 1));
+  const std::vector<double> ticks = axis_ticks(0.0, hi > 0.0 ? hi : 1.0, false, 5);
+  double axis_hi = hi > 0.0 ? hi : 1.0;
+  if (ticks.size() >= 2) {  // round up to the next tick, so the longest bar ends on the grid
+    const double step = ticks[1] - ticks[0];
+    axis_hi = std::max(ticks.back(), std::ceil(axis_hi / step - 1e-9) * step);
+  }
+  std::vector<double> grid = ticks;
+  if (!grid.empty() && grid.back() < axis_hi - 1e-12 * axis_hi) grid.push_back(axis_hi);
+  const auto px = [&](double v) { return left + v / axis_hi * (o.width - left - right); };
+  const double plot_bottom = height - bottom;
+
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << o.width << "\" height=\"" << num(height)
+      << "\" viewBox=\"0 0 " << o.width << ' ' << num(height) << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  svg << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
+  if (!o.title.empty())
+    svg << "<text x=\"" << num(o.width / 2.0) << "\" y=\"26\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
+        << escape(o.title) << "</text>\n";
+  svg << "<g class=\"grid\" stroke=\"#e3e3e3\">\n";
+  for (double t : grid)
+    svg << "<line x1=\"" << num(px(t)) << "\" y1=\"" << num(top) << "\" x2=\"" << num(px(t)) << "\" y2=\""
+        << num(plot_bottom) << "\"/>\n";
+  svg << "</g>\n<g class=\"ticks\" fill=\"#333333\">\n";
+  for (double t : grid)
+    svg << "<text x=\"" << num(px(t)) << "\" y=\"" << num(plot_bottom + 16) << "\" text-anchor=\"middle\">"
+        << escape(tick_label(t)) << "</text>\n";
+  svg << "</g>\n";
+  if (!o.x_label.empty())
+    svg << "<text x=\"" << num((left + o.width - right) / 2) << "\" y=\"" << num(height - 12)
+        << "\" text-anchor=\"middle\" font-size=\"13\">" << escape(o.x_label) << "</text>\n";
+  svg << "<g class=\"bars\">\n";
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const Bar& b = bars[i];
+    const double y = top + row * static_cast<double>(i);
+    const std::string color = b.color.empty() ? palette_color(i) : b.color;
+    const bool has_value = std::isfinite(b.value) && b.value >= 0.0;
+    svg << "<text x=\"" << num(left - 8) << "\" y=\"" << num(y + row / 2 + 4) << "\" text-anchor=\"end\">"
+        << escape(b.label) << "</text>";
+    if (has_value) {
+      svg << "<rect x=\"" << num(left) << "\" y=\"" << num(y + 4) << "\" width=\"" << num(px(b.value) - left)
+          << "\" height=\"" << num(row - 8) << "\" fill=\"" << escape(color) << "\"/>";
+      svg << "<text x=\"" << num(px(b.value) + 6) << "\" y=\"" << num(y + row / 2 + 4) << "\">"
+          << escape(tick_label(b.value)) << "</text>\n";
+    } else {
+      svg << "<text x=\"" << num(left + 6) << "\" y=\"" << num(y + row / 2 + 4) << "\" fill=\"#888888\">"
+          << escape(b.note) << "</text>\n";
+    }
+  }
+  svg << "</g>\n<line x1=\"" << num(left) << "\" y1=\"" << num(top) << "\" x2=\"" << num(left) << "\" y2=\""
+      << num(plot_bottom) << "\" stroke=\"#333333\"/>\n</svg>\n";
   return svg.str();
 }
 

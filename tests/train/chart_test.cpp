@@ -36,6 +36,8 @@ TEST(ChartTest, LogTicksArePowersOfTen) {
   expect_ticks(axis_ticks(1e-7, 10.0, true), {1e-7, 1e-5, 1e-3, 1e-1, 1e1});  // 8 decades: every second one
   expect_ticks(axis_ticks(1e-3, 1.0, true), {1e-3, 1e-2, 1e-1, 1.0});
   expect_ticks(axis_ticks(0.5, 3.0, true), {0.5, 1.0, 2.0});  // within a decade: 1, 2, 5 × 10^k
+  // Fewer than three of those: round linear values instead.
+  expect_ticks(axis_ticks(0.6, 2.2, true), {0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2});
   EXPECT_TRUE(axis_ticks(0.0, 1.0, true).empty());
 }
 

@@ -44,6 +44,19 @@ struct ChartOptions {
 // when a series' x and y differ in length or the size is smaller than 200 × 150.
 std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOptions& options);
 
+// The colour line_chart_svg gives the k-th series without a colour of its own.
+std::string palette_color(size_t k);
+
+struct Bar {
+  std::string label;
+  double value = 0.0;  // bars with a negative or non-finite value are drawn empty, with `note` instead of a number
+  std::string color{};
+  std::string note = "n/a";
+};
+
+// Horizontal bars from zero, one row each, labelled on the left and with their value (or note) at the end.
+std::string bar_chart_svg(const std::vector<Bar>& bars, const ChartOptions& options);
+
 // Tick positions for an axis over [lo, hi]: about `target` round values on a linear axis; the powers of ten
 // inside the range (with 2 and 5 times them when there are few) on a logarithmic one.
 std::vector<double> axis_ticks(double lo, double hi, bool log, int target = 6);
