@@ -176,7 +176,13 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
 
   // Grid and ticks.
   svg << "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n";
-  const std::vector<double> xt = axis_ticks(ax.lo, ax.hi, ax.log), yt = axis_ticks(ay.lo, ay.hi, ay.log);
+  std::vector<double> xt = axis_ticks(ax.lo, ax.hi, ax.log);
+  const std::vector<double> yt = axis_ticks(ay.lo, ay.hi, ay.log);
+  if (o.integer_x && !o.log_x) {
+    std::erase_if(xt, [](double t) { return t != std::round(t); });
+    if (xt.size() < 2)
+      for (double t = std::ceil(ax.lo); t <= ax.hi; t += 1.0) xt.push_back(t);
+  }
   for (double t : xt)
     svg << "<line x1=\"" << num(ax.pixel(t)) << "\" y1=\"" << num(ay.to) << "\" x2=\"" << num(ax.pixel(t)) << "\" y2=\""
         << num(ay.from) << "\"/>\n";

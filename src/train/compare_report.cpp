@@ -171,11 +171,13 @@ std::string compare_report_html(const CompareResult& r) {
   acc_chart.x_label = "epoch";
   acc_chart.y_label = "accuracy";
   acc_chart.log_y = false;
+  acc_chart.integer_x = true;
   acc_chart.legend = LegendPlace::LowerRight;
   acc_chart.id = "accuracy";
   ChartOptions time_chart = acc_chart;
   time_chart.title = "Validation accuracy against time";
   time_chart.x_label = "seconds";
+  time_chart.integer_x = false;
   time_chart.id = "time";
   ChartOptions bar_chart;
   bar_chart.title = "Seconds to " + fixed(r.target_accuracy, 3) + " validation accuracy";

@@ -86,6 +86,18 @@ TEST(ChartTest, DrawsSeriesLegendMarkersAndLabels) {
   EXPECT_EQ(svg.find("nan"), std::string::npos);
 }
 
+TEST(ChartTest, IntegerAxesTickOnWholeNumbersOnly) {
+  ChartOptions o;
+  o.integer_x = true;
+  const std::string svg = line_chart_svg({{"acc", {1, 2, 3, 4, 5}, {0.5, 0.6, 0.7, 0.75, 0.8}}}, o);
+  EXPECT_NE(svg.find(">3</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(">1.5</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(">2.5</text>"), std::string::npos);
+  o.integer_x = false;
+  EXPECT_NE(line_chart_svg({{"acc", {1, 2, 3, 4, 5}, {0.5, 0.6, 0.7, 0.75, 0.8}}}, o).find(">1.5</text>"),
+            std::string::npos);
+}
+
 TEST(ChartTest, ASingleUnnamedSeriesHasNoLegendAndAnEmptyChartSaysSo) {
   const std::string one = line_chart_svg({{"", {1, 2, 3}, {3, 2, 1}}}, {});
   EXPECT_EQ(one.find("class=\"legend\""), std::string::npos);

@@ -31,6 +31,7 @@ struct ChartOptions {
   std::string y_label;
   bool log_x = false;
   bool log_y = false;
+  bool integer_x = false;  // x values are counts (epochs): ticks on whole numbers only
   int width = 720;
   int height = 420;
   std::vector<ChartMarker> markers{};  // labels stack downwards from the top, one line each
