@@ -18,20 +18,6 @@ namespace {
 constexpr std::array<const char*, 8> kPalette = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                                  "#E69F00", "#56B4E9", "#000000", "#999999"};
 
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", v);
@@ -92,6 +78,20 @@ Axis make_axis(std::vector<double> values, bool log) {
 }
 
 }  // namespace
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
 
 std::string palette_color(size_t k) { return kPalette[k % kPalette.size()]; }
 
@@ -172,7 +172,7 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
   svg << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   if (!o.title.empty())
     svg << "<text x=\"" << num(o.width / 2.0) << "\" y=\"26\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
-        << escape(o.title) << "</text>\n";
+        << xml_escape(o.title) << "</text>\n";
 
   // Grid and ticks.
   svg << "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n";
@@ -197,22 +197,22 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
   svg << "<g class=\"ticks\" fill=\"#333333\">\n";
   for (double t : xt)
     svg << "<text x=\"" << num(ax.pixel(t)) << "\" y=\"" << num(ay.from + 16) << "\" text-anchor=\"middle\">"
-        << escape(tick_label(t)) << "</text>\n";
+        << xml_escape(tick_label(t)) << "</text>\n";
   for (double t : yt)
     svg << "<text x=\"" << num(ax.from - 6) << "\" y=\"" << num(ay.pixel(t) + 4) << "\" text-anchor=\"end\">"
-        << escape(tick_label(t)) << "</text>\n";
+        << xml_escape(tick_label(t)) << "</text>\n";
   svg << "</g>\n";
   if (!o.x_label.empty())
     svg << "<text x=\"" << num((ax.from + ax.to) / 2) << "\" y=\"" << num(o.height - 14.0)
-        << "\" text-anchor=\"middle\" font-size=\"13\">" << escape(o.x_label) << "</text>\n";
+        << "\" text-anchor=\"middle\" font-size=\"13\">" << xml_escape(o.x_label) << "</text>\n";
   if (!o.y_label.empty())
     svg << "<text transform=\"translate(16 " << num((ay.from + ay.to) / 2) << ") rotate(-90)\" text-anchor=\"middle\" "
-        << "font-size=\"13\">" << escape(o.y_label) << "</text>\n";
+        << "font-size=\"13\">" << xml_escape(o.y_label) << "</text>\n";
 
   // Series, clipped to the plot area.
-  svg << "<clipPath id=\"" << escape(o.id) << "-plot\"><rect x=\"" << num(ax.from) << "\" y=\"" << num(ay.to) << "\" width=\""
+  svg << "<clipPath id=\"" << xml_escape(o.id) << "-plot\"><rect x=\"" << num(ax.from) << "\" y=\"" << num(ay.to) << "\" width=\""
       << num(ax.to - ax.from) << "\" height=\"" << num(ay.from - ay.to) << "\"/></clipPath>\n";
-  svg << "<g class=\"series\" clip-path=\"url(#" << escape(o.id) << "-plot)\" fill=\"none\" stroke-width=\"2\" stroke-linejoin=\"round\">\n";
+  svg << "<g class=\"series\" clip-path=\"url(#" << xml_escape(o.id) << "-plot)\" fill=\"none\" stroke-width=\"2\" stroke-linejoin=\"round\">\n";
   std::vector<std::string> colors;
   for (size_t k = 0; k < series.size(); ++k) {
     const ChartSeries& s = series[k];
@@ -228,8 +228,8 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
       pen_down = true;
     }
     if (d.empty()) continue;
-    svg << "<path d=\"" << d.substr(1) << "\" stroke=\"" << escape(colors.back()) << '"'
-        << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "><title>" << escape(s.name) << "</title></path>\n";
+    svg << "<path d=\"" << d.substr(1) << "\" stroke=\"" << xml_escape(colors.back()) << '"'
+        << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "><title>" << xml_escape(s.name) << "</title></path>\n";
   }
   svg << "</g>\n";
 
@@ -240,10 +240,10 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
     const double label_y = ay.to + 14 + 16 * static_cast<double>(k);
     const bool left_half = px < (ax.from + ax.to) / 2;  // labels point into the plot
     svg << "<g class=\"marker\"><line x1=\"" << num(px) << "\" y1=\"" << num(ay.to) << "\" x2=\"" << num(px)
-        << "\" y2=\"" << num(ay.from) << "\" stroke=\"" << escape(m.color) << "\" stroke-dasharray=\"4 3\"/>"
+        << "\" y2=\"" << num(ay.from) << "\" stroke=\"" << xml_escape(m.color) << "\" stroke-dasharray=\"4 3\"/>"
         << "<text x=\"" << num(left_half ? px + 4 : px - 4) << "\" y=\"" << num(label_y) << "\" fill=\""
-        << escape(m.color) << (left_half ? "\">" : "\" text-anchor=\"end\">")
-        << escape(m.label) << "</text></g>\n";
+        << xml_escape(m.color) << (left_half ? "\">" : "\" text-anchor=\"end\">")
+        << xml_escape(m.label) << "</text></g>\n";
   }
 
   // Legend: named series only, in a box in the chosen corner of the plot.
@@ -265,9 +265,9 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
       if (series[k].name.empty()) continue;
       const double y = by + 4 + row * (static_cast<double>(r++) + 0.5);
       svg << "<line x1=\"" << num(bx + 8) << "\" y1=\"" << num(y) << "\" x2=\"" << num(bx + 30) << "\" y2=\"" << num(y)
-          << "\" stroke=\"" << escape(colors[k]) << "\" stroke-width=\"3\""
+          << "\" stroke=\"" << xml_escape(colors[k]) << "\" stroke-width=\"3\""
           << (series[k].dashed ? " stroke-dasharray=\"6 4\"" : "") << "/><text x=\"" << num(bx + 36) << "\" y=\""
-          << num(y + 4) << "\">" << escape(series[k].name) << "</text>\n";
+          << num(y + 4) << "\">" << xml_escape(series[k].name) << "</text>\n";
     }
     svg << "</g>\n";
   }
@@ -306,7 +306,7 @@ std::string bar_chart_svg(const std::vector<Bar>& bars, const ChartOptions& o) {
   svg << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   if (!o.title.empty())
     svg << "<text x=\"" << num(o.width / 2.0) << "\" y=\"26\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
-        << escape(o.title) << "</text>\n";
+        << xml_escape(o.title) << "</text>\n";
   svg << "<g class=\"grid\" stroke=\"#e3e3e3\">\n";
   for (double t : grid)
     svg << "<line x1=\"" << num(px(t)) << "\" y1=\"" << num(top) << "\" x2=\"" << num(px(t)) << "\" y2=\""
@@ -314,11 +314,11 @@ std::string bar_chart_svg(const std::vector<Bar>& bars, const ChartOptions& o) {
   svg << "</g>\n<g class=\"ticks\" fill=\"#333333\">\n";
   for (double t : grid)
     svg << "<text x=\"" << num(px(t)) << "\" y=\"" << num(plot_bottom + 16) << "\" text-anchor=\"middle\">"
-        << escape(tick_label(t)) << "</text>\n";
+        << xml_escape(tick_label(t)) << "</text>\n";
   svg << "</g>\n";
   if (!o.x_label.empty())
     svg << "<text x=\"" << num((left + o.width - right) / 2) << "\" y=\"" << num(height - 12)
-        << "\" text-anchor=\"middle\" font-size=\"13\">" << escape(o.x_label) << "</text>\n";
+        << "\" text-anchor=\"middle\" font-size=\"13\">" << xml_escape(o.x_label) << "</text>\n";
   svg << "<g class=\"bars\">\n";
   for (size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
@@ -326,15 +326,15 @@ std::string bar_chart_svg(const std::vector<Bar>& bars, const ChartOptions& o) {
     const std::string color = b.color.empty() ? palette_color(i) : b.color;
     const bool has_value = std::isfinite(b.value) && b.value >= 0.0;
     svg << "<text x=\"" << num(left - 8) << "\" y=\"" << num(y + row / 2 + 4) << "\" text-anchor=\"end\">"
-        << escape(b.label) << "</text>";
+        << xml_escape(b.label) << "</text>";
     if (has_value) {
       svg << "<rect x=\"" << num(left) << "\" y=\"" << num(y + 4) << "\" width=\"" << num(px(b.value) - left)
-          << "\" height=\"" << num(row - 8) << "\" fill=\"" << escape(color) << "\"/>";
+          << "\" height=\"" << num(row - 8) << "\" fill=\"" << xml_escape(color) << "\"/>";
       svg << "<text x=\"" << num(px(b.value) + 6) << "\" y=\"" << num(y + row / 2 + 4) << "\">"
-          << escape(tick_label(b.value)) << "</text>\n";
+          << xml_escape(tick_label(b.value)) << "</text>\n";
     } else {
       svg << "<text x=\"" << num(left + 6) << "\" y=\"" << num(y + row / 2 + 4) << "\" fill=\"#888888\">"
-          << escape(b.note) << "</text>\n";
+          << xml_escape(b.note) << "</text>\n";
     }
   }
   svg << "</g>\n<line x1=\"" << num(left) << "\" y1=\"" << num(top) << "\" x2=\"" << num(left) << "\" y2=\""

@@ -13,20 +13,6 @@
 namespace descent::train {
 namespace {
 
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string fixed(double v, int digits) {
   if (!std::isfinite(v)) return "–";
   char buf[48];
@@ -98,15 +84,15 @@ std::string compare_report_html(const CompareResult& r) {
 
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>descent compare: "
-    << html_escape(r.description) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n";
-  h << "<h1>Optimizer comparison</h1>\n<p class=\"meta\">" << html_escape(r.description) << " — " << r.train_rows
+    << xml_escape(r.description) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n";
+  h << "<h1>Optimizer comparison</h1>\n<p class=\"meta\">" << xml_escape(r.description) << " — " << r.train_rows
     << " training rows, " << r.val_rows << " validation rows; " << o.epochs << " epochs, batch " << o.batch_size
     << ", seeds " << o.seed << "–" << o.seed + static_cast<uint64_t>(o.repeats) - 1 << " (" << o.repeats
     << " per setting, the same initial weights for every optimizer); learning rates: "
     << (o.auto_lr ? "suggested by the LR finder" : o.lrs.empty() ? "Keras' defaults" : "grid, chosen on validation");
   if (!o.settings.empty()) {
     h << "; settings:";
-    for (const std::string& s : o.settings) h << ' ' << html_escape(s);
+    for (const std::string& s : o.settings) h << ' ' << xml_escape(s);
   }
   h << ".</p>\n";
 
@@ -117,7 +103,7 @@ std::string compare_report_html(const CompareResult& r) {
   for (size_t i = 0; i < r.ranking.size(); ++i) {
     const CompareSummary& s = r.ranking[i];
     h << "<tr><td>" << i + 1 << "</td><td class=\"name\"><span class=\"swatch\" style=\"background:"
-      << color[s.optimizer] << "\"></span>" << html_escape(s.optimizer) << (s.diverged ? " (diverged)" : "")
+      << color[s.optimizer] << "\"></span>" << xml_escape(s.optimizer) << (s.diverged ? " (diverged)" : "")
       << "</td><td>" << lr_str(s.lr) << "</td><td>" << fixed(s.val_accuracy_mean, 4) << " ± "
       << fixed(s.val_accuracy_std, 4) << "</td><td>" << fixed(s.val_loss_mean, 4) << "</td><td>"
       << fixed(s.train_loss_mean, 4) << "</td><td>";
@@ -206,7 +192,7 @@ std::string compare_report_html(const CompareResult& r) {
       double chosen = 0.0;
       for (const CompareSummary& s : r.ranking)
         if (s.optimizer == name) chosen = s.lr;
-      h << "<tr><td class=\"name\">" << html_escape(name) << "</td>";
+      h << "<tr><td class=\"name\">" << xml_escape(name) << "</td>";
       for (double lr : grid) {
         std::vector<CompareRun> at;
         for (const CompareRun& run : mine)

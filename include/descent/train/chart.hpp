@@ -45,6 +45,9 @@ struct ChartOptions {
 // when a series' x and y differ in length or the size is smaller than 200 × 150.
 std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOptions& options);
 
+// `text` with &, <, > and " escaped, for XML and HTML text and attribute values.
+std::string xml_escape(const std::string& text);
+
 // The colour line_chart_svg gives the k-th series without a colour of its own.
 std::string palette_color(size_t k);
 
