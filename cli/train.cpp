@@ -1,14 +1,18 @@
 // `descent train`: the main job. Trains a model (train::make_model) with any optimizer on Fashion-MNIST, a
 // directory of IDX files of the same names, or a CSV file, with Keras' progress output, then prints the test
-// loss and accuracy. With --json the last line of stdout is one JSON object with the results.
+// loss and accuracy. With --json the last line of stdout is one JSON object with the results. --diagnose watches
+// the gradients (train::GradientDiagnostics); a NaN or infinite loss or gradient ends the run with exit code 1 and
+// a message naming the step and the layer (unless --skip-non-finite).
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "descent/core/threading.hpp"
+#include "descent/train/diagnostics.hpp"
 #include "descent/train/sequential.hpp"
 #include "setup.hpp"
 
@@ -21,6 +25,12 @@ struct TrainArgs : ModelArgs {
   int verbose = 1;
   std::string save;
   bool json = false;
+  bool diagnose = false;
+  int64_t diagnose_every = 10;
+  std::string diagnostics_csv;
+  std::string csv_log;
+  bool skip_non_finite = false;
+  std::optional<double> clip_norm;
 };
 
 // Times each epoch (fit's History has the metrics, not the clock).
@@ -50,14 +60,24 @@ int run_train(const TrainArgs& a) {
   }
 
   auto timer = std::make_shared<EpochTimer>();
+  std::vector<std::shared_ptr<train::Callback>> callbacks{timer};
+  std::shared_ptr<train::GradientDiagnostics> diagnostics;
+  if (a.diagnose || !a.diagnostics_csv.empty()) {
+    diagnostics = std::make_shared<train::GradientDiagnostics>(train::DiagnosticsOptions{
+        .every = a.diagnose_every, .csv_path = a.diagnostics_csv, .print_table = a.diagnose && verbose > 0});
+    callbacks.push_back(diagnostics);
+  }
+  if (!a.csv_log.empty()) callbacks.push_back(std::make_shared<train::CSVLogger>(a.csv_log));
   const auto start = std::chrono::steady_clock::now();
   const train::History history = model.fit(d.x_train, d.y_train,
                                             {.epochs = a.epochs,
                                              .batch_size = a.batch_size,
                                              .validation_split = a.validation_split,
-                                             .callbacks = {timer},
+                                             .callbacks = callbacks,
                                              .verbose = verbose,
-                                             .seed = a.seed});
+                                             .seed = a.seed,
+                                             .skip_non_finite = a.skip_non_finite,
+                                             .clip_norm = a.clip_norm});
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const train::Logs test = model.evaluate(d.x_test, d.y_test, {.batch_size = 256, .verbose = 0});
   if (!a.save.empty()) model.save_weights(a.save);
@@ -66,7 +86,7 @@ int run_train(const TrainArgs& a) {
   if (a.json) {
     nlohmann::json per_epoch = nlohmann::json::object();
     for (const auto& [key, values] : history.history()) per_epoch[key] = values;
-    const nlohmann::json result = {{"model", a.model},
+    nlohmann::json result = {{"model", a.model},
                                    {"optimizer", a.optimizer},
                                    {"data", origin},
                                    {"test_loss", test_loss},
@@ -76,6 +96,17 @@ int run_train(const TrainArgs& a) {
                                    {"train_seconds", train_seconds},
                                    {"threads", num_threads()},
                                    {"history", per_epoch}};
+    if (diagnostics) {
+      nlohmann::json warnings = nlohmann::json::array();
+      for (const train::DiagnosticWarning& w : diagnostics->warnings())
+        warnings.push_back({{"rule", std::string(train::symptom_name(w.symptom))},
+                            {"step", w.step},
+                            {"layer", w.layer},
+                            {"message", w.message},
+                            {"remedy", w.remedy},
+                            {"count", w.count}});
+      result["warnings"] = warnings;
+    }
     std::cout << result.dump() << std::endl;
   } else {
     std::cout << std::fixed << std::setprecision(4) << "test loss: " << test_loss << " - test accuracy: " << test_accuracy
@@ -99,6 +130,19 @@ Run add_train(CLI::App& app) {
       ->check(CLI::Range(0, 2));
   sub->add_option("--save", args->save, "Write the trained weights to this safetensors file");
   sub->add_flag("--json", args->json, "Print the results as one JSON object on the last line (no progress)");
+  sub->add_flag("--diagnose", args->diagnose,
+                "Watch per-layer gradient norms, weight norms and update ratios; print a table each epoch and "
+                "warnings with remedies (docs/diagnostics.md)");
+  sub->add_option("--diagnose-every", args->diagnose_every, "Steps between per-layer diagnostics records")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--diagnostics-csv", args->diagnostics_csv,
+                  "Write the per-layer diagnostics records to this CSV file (implies watching)");
+  sub->add_option("--csv-log", args->csv_log, "Write one CSV row of logs per epoch to this file (Keras' CSVLogger)");
+  sub->add_flag("--skip-non-finite", args->skip_non_finite,
+                "Skip batches whose loss or gradients are NaN/inf instead of stopping with an error");
+  sub->add_option("--clip-norm", args->clip_norm, "Clip the gradients to this global L2 norm before each step")
+      ->check(CLI::PositiveNumber);
   return [args] { return run_train(*args); };
 }
 

@@ -82,6 +82,7 @@
 #include "descent/train/callbacks.hpp"
 #include "descent/train/chart.hpp"
 #include "descent/train/compare.hpp"
+#include "descent/train/diagnostics.hpp"
 #include "descent/train/history.hpp"
 #include "descent/train/layer_config.hpp"
 #include "descent/train/lr_finder.hpp"

@@ -8,12 +8,16 @@
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <tuple>
+#include <utility>
 
 #include "descent/autograd/grad_mode.hpp"
 #include "descent/data/dataset.hpp"
+#include "descent/optim/clip.hpp"
 #include "descent/train/progress.hpp"
 #include "descent/train/sequential.hpp"
+#include "tensor_stats.hpp"
 
 namespace descent::train {
 namespace {
@@ -42,17 +46,18 @@ ProgressOptions progress_options(int verbose, bool interactive) {
 
 int64_t steps_for(int64_t rows, int64_t batch_size) { return (rows + batch_size - 1) / batch_size; }
 
-// Sets log_ for the duration of a call and puts it back, also when the call throws.
-class StreamScope {
+// Sets a member for the duration of a call and puts the old value back, also when the call throws.
+template <class T>
+class RestoreOnExit {
  public:
-  StreamScope(std::ostream*& slot, std::ostream* value) : slot_(slot), previous_(slot) { slot_ = value; }
-  ~StreamScope() { slot_ = previous_; }
-  StreamScope(const StreamScope&) = delete;
-  StreamScope& operator=(const StreamScope&) = delete;
+  RestoreOnExit(T& slot, T value) : slot_(slot), previous_(std::exchange(slot, std::move(value))) {}
+  ~RestoreOnExit() { slot_ = std::move(previous_); }
+  RestoreOnExit(const RestoreOnExit&) = delete;
+  RestoreOnExit& operator=(const RestoreOnExit&) = delete;
 
  private:
-  std::ostream*& slot_;
-  std::ostream* previous_;
+  T& slot_;
+  T previous_;
 };
 
 }  // namespace
@@ -95,19 +100,83 @@ void Sequential::evaluate_into(const Tensor& x, const Tensor& y, int64_t batch_s
   for (size_t i = 0; i < metrics_.size(); ++i) logs.set(prefix + metric_names_[i], metrics_[i]->result());
 }
 
-double Sequential::step_on_batch(const Tensor& xb, const Tensor& yb, OutputPlan plan, bool update_metrics) {
+bool Sequential::grads_finite() const {
+  // The arena's gradient buffers in one pass each (their zero padding is finite), then any gradient that backward
+  // put elsewhere (a graph-carrying one from create_graph).
+  const nn::ParamArena& arena = this->arena();
+  for (DType dtype : {kFloat32, kFloat64})
+    if (arena.buffer_size(dtype) > 0 && !detail::all_finite(arena.grads_tensor(dtype))) return false;
+  for (const nn::ParamArena::Entry& e : arena.entries()) {
+    const Tensor g = e.param.grad();
+    if (g.defined() && g.raw_data() != e.grad.raw_data() && !detail::all_finite(g)) return false;
+  }
+  return true;
+}
+
+Sequential::StepOutcome Sequential::step_on_batch(const Tensor& xb, const Tensor& yb, OutputPlan plan,
+                                                  const StepContext* context) {
   zero_grad();
   double batch_loss;
+  bool finite;
   {
     const Tensor y_pred = forward_train(xb, plan);
     const Tensor loss = (plan == OutputPlan::Plain ? *loss_ : *logits_loss_)(y_pred, yb);
     loss.backward();
     batch_loss = loss.item();
-    if (update_metrics)
+    if (context)
+      for (const auto& cb : context->callbacks) cb->on_after_backward(context->batch, batch_loss);
+    finite = std::isfinite(batch_loss) && grads_finite();
+    if (context && finite)
       for (const auto& m : metrics_) m->update(y_pred, yb, plan != OutputPlan::Plain);
   }
-  if (std::isfinite(batch_loss)) optimizer_->step();  // a NaN/inf batch is never applied
-  return batch_loss;
+  if (!finite) return {batch_loss, false};  // a NaN/inf batch is never applied
+  if (context && context->clip_norm) optim::clip_grad_norm(parameters(), *context->clip_norm);
+  optimizer_->step();
+  return {batch_loss, true};
+}
+
+std::string Sequential::trace_non_finite(const Tensor& xb, const Tensor& yb, OutputPlan plan, double loss) {
+  if (!detail::all_finite(xb)) return "the input batch itself holds NaN or infinity (check the data)";
+  const auto params = named_parameters();
+  const auto layer_of = [this](const std::string& name) {
+    return layer_label(static_cast<size_t>(std::stoul(name.substr(0, name.find('.')))));
+  };
+  for (const auto& [name, p] : params)
+    if (!detail::all_finite(p))
+      return "parameter " + name + " of " + layer_of(name) + " already held NaN or infinity before this step";
+
+  // The forward pass again, watching each layer's output; the layers' buffers (batch-norm statistics) are put back.
+  std::vector<std::pair<Tensor, Tensor>> buffers;
+  for (const auto& [_, b] : named_buffers()) buffers.emplace_back(b, b.clone());
+  std::optional<size_t> first_bad;
+  const LayerObserver previous = std::exchange(layer_observer_, [&first_bad](size_t layer, const Tensor& out) {
+    if (!first_bad && !detail::all_finite(out)) first_bad = layer;
+  });
+  double again = loss;
+  try {
+    NoGradGuard no_grad;
+    const Tensor y_pred = forward_train(xb, plan);
+    if (!first_bad) again = (plan == OutputPlan::Plain ? *loss_ : *logits_loss_)(y_pred, yb).item();
+  } catch (...) {
+    layer_observer_ = previous;
+    throw;
+  }
+  layer_observer_ = previous;
+  for (auto& [buffer, saved] : buffers) buffer.copy_(saved);
+
+  if (first_bad) return "values first became non-finite in the output of " + layer_label(*first_bad);
+  if (!std::isfinite(loss)) {
+    if (!std::isfinite(again))
+      return "the model's outputs are finite but the loss is not (check the targets, e.g. class ids outside the "
+             "output's range)";
+    return "running the batch again gave finite values (a random layer such as Dropout differs between runs)";
+  }
+  // A finite loss: the gradients went bad during backward, which runs from the last layer to the first.
+  for (auto it = params.rbegin(); it != params.rend(); ++it)
+    if (it->second.grad().defined() && !detail::all_finite(it->second.grad()))
+      return "the forward pass and the loss are finite; during backward the gradients first became non-finite in " +
+             layer_of(it->first) + " (" + it->first + ")";
+  return "the gradients are not finite";
 }
 
 void Sequential::prepare_training(const Tensor& x) {
@@ -123,7 +192,7 @@ double Sequential::train_on_batch(const Tensor& x, const Tensor& y_in) {
   ensure_built(x);
   ensure_optimizer();
   train();
-  return step_on_batch(x, y_in.dtype() == x.dtype() ? y_in : y_in.to(x.dtype()), output_plan(), false);
+  return step_on_batch(x, y_in.dtype() == x.dtype() ? y_in : y_in.to(x.dtype()), output_plan(), nullptr).loss;
 }
 
 History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions& o) {
@@ -135,10 +204,13 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
   DESCENT_CHECK(o.verbose >= 0 && o.verbose <= 2, "Sequential::fit: verbose = ", o.verbose, " must be 0, 1 or 2");
   DESCENT_CHECK(o.validation_split >= 0.0 && o.validation_split < 1.0,
                 "Sequential::fit: validation_split = ", o.validation_split, " must be in [0, 1)");
+  DESCENT_CHECK(!o.clip_norm || (std::isfinite(*o.clip_norm) && *o.clip_norm > 0.0), "Sequential::fit: clip_norm = ",
+                o.clip_norm.value_or(0.0), " must be a finite number > 0");
   for (const auto& cb : o.callbacks) DESCENT_CHECK(cb != nullptr, "Sequential::fit: a callback is null");
 
   std::ostream& out = o.output ? *o.output : std::cout;
-  const StreamScope stream_scope(log_, &out);
+  const RestoreOnExit<std::ostream*> stream_scope(log_, &out);
+  const RestoreOnExit<LayerObserver> observer_scope(layer_observer_, layer_observer_);  // callbacks may set one
 
   // Labels take the inputs' dtype, as Keras casts them.
   const data::TensorDataset all(x_in, y_in.dtype() == x_in.dtype() ? y_in : y_in.to(x_in.dtype()));
@@ -193,7 +265,7 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
     train();
     for (const auto& m : metrics_) m->reset();
     double loss_sum = 0.0;
-    int64_t seen = 0, done = 0;
+    int64_t seen = 0, done = 0, skipped = 0;
     while (done < steps) {
       const int64_t step = done;
       const data::Batch batch = loader.batch(step);
@@ -202,32 +274,49 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
       const int64_t rows = xb.size(0);
       for (const auto& cb : o.callbacks) cb->on_batch_begin(step, batch_logs);
 
-      const double batch_loss = step_on_batch(xb, yb, plan, true);
-      const bool finite = std::isfinite(batch_loss);
-
-      loss_sum += batch_loss * static_cast<double>(rows);
-      seen += rows;
+      const StepContext context{o.callbacks, step, o.clip_norm};
+      const StepOutcome outcome = step_on_batch(xb, yb, plan, &context);
+      const bool skip = !outcome.finite && o.skip_non_finite;
+      if (!skip) {  // a NaN loss shows in the running loss, where TerminateOnNaN looks for it
+        loss_sum += outcome.loss * static_cast<double>(rows);
+        seen += rows;
+      }
       done = step + 1;
       if (batch_logs_needed) {
-        batch_logs.set("loss", loss_sum / static_cast<double>(seen));
+        batch_logs.set("loss", seen > 0 ? loss_sum / static_cast<double>(seen) : outcome.loss);
         for (size_t i = 0; i < metrics_.size(); ++i) batch_logs.set(metric_names_[i], metrics_[i]->result());
         if (interactive && done < steps) bar->update(done, batch_logs);
       }
       for (const auto& cb : o.callbacks) cb->on_batch_end(step, batch_logs);
-      if (!finite && !stop_training) {
+      const bool report = skip ? skipped++ == 0 && o.verbose > 0 : !outcome.finite && !stop_training;
+      if (report) {  // the first skip of an epoch, or the error
+        const std::string what =
+            std::isfinite(outcome.loss)
+                ? "the gradients are not finite (the loss is " + std::to_string(outcome.loss) + ")"
+                : "the loss is " + std::string(std::isnan(outcome.loss) ? "NaN" : "infinite");
+        const std::string where = " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(step + 1) +
+                                  " of " + std::to_string(steps) + " (step " + std::to_string(epoch * steps + step + 1) +
+                                  "); " + trace_non_finite(xb, yb, plan, outcome.loss);
         if (interactive) out << '\n';
-        fail("Sequential::fit: the loss is ", batch_loss, " at epoch ", epoch + 1, ", batch ", step + 1, " of ", steps,
-             "; that update was not applied. Lower the learning rate or check the data for NaN/inf; add a "
-             "TerminateOnNaN callback to stop training instead of failing");
+        if (skip) {
+          out << "Skipping a batch (skip_non_finite): " << what << where << '\n' << std::flush;
+        } else {
+          std::ostringstream lr;
+          lr << optimizer_->lr();
+          fail("Sequential::fit: ", what, where, ". The update was not applied. Try a lower learning rate (now ",
+               lr.str(), "), gradient clipping (FitOptions::clip_norm, --clip-norm), or look for NaN/inf in the data; "
+               "skip_non_finite (--skip-non-finite) skips such batches, a TerminateOnNaN callback stops training quietly");
+        }
       }
       if (stop_training) break;
     }
 
-    epoch_logs.set("loss", loss_sum / static_cast<double>(seen));
+    epoch_logs.set("loss", seen > 0 ? loss_sum / static_cast<double>(seen) : std::nan(""));
     for (size_t i = 0; i < metrics_.size(); ++i) epoch_logs.set(metric_names_[i], metrics_[i]->result());
     if (validate) evaluate_into(validation.x(), validation.y(), o.batch_size, "val_", epoch_logs, 0, out);
     if (bar) bar->update(done, epoch_logs, true);
     epoch_logs.set("lr", optimizer_->lr());  // the lr this epoch ran with (not shown on the progress line)
+    if (o.skip_non_finite) epoch_logs.set("skipped_batches", static_cast<double>(skipped));
     for (const auto& cb : o.callbacks) cb->on_epoch_end(epoch, epoch_logs);
     history.append(epoch, epoch_logs);
   }

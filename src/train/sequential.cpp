@@ -243,16 +243,28 @@ Tensor Sequential::forward_train(const Tensor& x, OutputPlan plan) {
   DESCENT_CHECK(!layers_.empty(), "Sequential: the model has no layers");
   const size_t n = layers_.size();
   Tensor h = x;
-  for (size_t i = 0; i + 1 < n; ++i) h = layers_[i]->forward(h);
+  for (size_t i = 0; i + 1 < n; ++i) {
+    h = layers_[i]->forward(h);
+    if (layer_observer_) layer_observer_(i, h);
+  }
   switch (plan) {
     case OutputPlan::Plain:
-      return layers_.back()->forward(h);
+      h = layers_.back()->forward(h);
+      break;
     case OutputPlan::DensePreActivation:
-      return static_cast<nn::Dense&>(*layers_.back()).forward_pre_activation(h);
+      h = static_cast<nn::Dense&>(*layers_.back()).forward_pre_activation(h);
+      break;
     case OutputPlan::SkipLastLayer:
       return h;
   }
+  if (layer_observer_) layer_observer_(n - 1, h);
   return h;
+}
+
+std::string Sequential::layer_label(size_t index) const {
+  DESCENT_CHECK(index < layers_.size(), "Sequential::layer_label: layer ", index, " of a model with ", layers_.size(),
+                " layers");
+  return "layer " + std::to_string(index) + " (" + layers_[index]->type_name() + ")";
 }
 
 // ---- weights ------------------------------------------------------------------------------------------------

@@ -13,23 +13,16 @@
 #include "descent/train/sequential.hpp"
 #include "support/temp_dir.hpp"
 #include "support/testing.hpp"
+#include "toy_data.hpp"
 
 namespace descent::train {
 namespace {
 
 using nn::Dense;
 
-// Three Gaussian blobs in 2-D, n rows (class i % 3), as float32.
+// Three Gaussian blobs in 2-D, closer together and wider than the default, so optimizers differ.
 std::pair<Tensor, Tensor> blobs(int64_t n, uint64_t seed = 7) {
-  Generator gen(seed);
-  std::vector<double> x(static_cast<size_t>(2 * n)), y(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const double a = 2.0 * M_PI * static_cast<double>(i % 3) / 3.0;
-    x[2 * i] = 2.0 * std::cos(a) + 0.8 * gen.normal();
-    x[2 * i + 1] = 2.0 * std::sin(a) + 0.8 * gen.normal();
-    y[i] = static_cast<double>(i % 3);
-  }
-  return {Tensor::from(std::span<const double>(x), {n, 2}), Tensor::from(std::span<const double>(y), {n})};
+  return toy::blobs(n, {.seed = seed, .radius = 2.0, .spread = 0.8});
 }
 
 CompareOptions options(std::vector<std::string> optimizers) {

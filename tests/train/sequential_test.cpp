@@ -15,6 +15,7 @@
 #include "descent/optim/adam.hpp"
 #include "descent/optim/sgd.hpp"
 #include "support/testing.hpp"
+#include "toy_data.hpp"
 
 namespace descent::train {
 namespace {
@@ -22,19 +23,9 @@ namespace {
 using nn::Dense;
 using nn::DenseOptions;
 
-// Three well-separated Gaussian blobs in 2-D: class c centred at 3·(cos 2πc/3, sin 2πc/3), spread 0.5.
+// Three well-separated Gaussian blobs in 2-D (class c centred at 3·(cos 2πc/3, sin 2πc/3), spread 0.5).
 std::pair<Tensor, Tensor> blobs(int64_t n, DType dtype = kFloat32, uint64_t seed = 7) {
-  Generator gen(seed);
-  std::vector<double> x(static_cast<size_t>(2 * n)), y(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t c = i % 3;
-    const double a = 2.0 * M_PI * static_cast<double>(c) / 3.0;
-    x[2 * i] = 3.0 * std::cos(a) + 0.5 * gen.normal();
-    x[2 * i + 1] = 3.0 * std::sin(a) + 0.5 * gen.normal();
-    y[i] = static_cast<double>(c);
-  }
-  return {Tensor::from(std::span<const double>(x), {n, 2}, dtype),
-          Tensor::from(std::span<const double>(y), {n}, dtype)};
+  return toy::blobs(n, {.dtype = dtype, .seed = seed});
 }
 
 FitOptions quiet(int64_t epochs, uint64_t seed = 1) {
@@ -276,7 +267,7 @@ TEST(SequentialTest, NonFiniteLossThrowsWithoutApplyingTheUpdate) {
   FitOptions o = quiet(1);
   o.batch_size = 4;
   o.shuffle = false;
-  EXPECT_ERROR_MENTIONS(model.fit(x, y, o), "the loss is nan at epoch 1, batch 1 of 2");
+  EXPECT_ERROR_MENTIONS(model.fit(x, y, o), "the loss is NaN at epoch 1, batch 1 of 2 (step 1); the input batch itself holds NaN");
   const std::vector<Tensor> after = model.get_weights();
   for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(before[i].to_vector(), after[i].to_vector());
 }

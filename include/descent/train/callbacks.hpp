@@ -1,7 +1,9 @@
 // Callbacks for Sequential::fit, with keras.callbacks' names, options and semantics (Keras 3 source,
 // keras/src/callbacks/*.py). fit calls, in order: on_train_begin; per epoch on_epoch_begin, per batch
-// on_batch_begin/on_batch_end (logs: running loss and metrics), on_epoch_end (logs: loss, metrics, val_*, lr);
-// on_train_end. A callback reaches the model through model(): stop_training, optimizer(), get/set_weights, save.
+// on_batch_begin, on_after_backward (descent's addition, PyTorch Lightning's hook: the gradients are in place,
+// not yet clipped or applied), on_batch_end (logs: running loss and metrics), on_epoch_end (logs: loss, metrics,
+// val_*, lr); on_train_end. A callback reaches the model through model(): stop_training, optimizer(),
+// get/set_weights, save.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +35,8 @@ class Callback {
   virtual void on_epoch_begin(int64_t /*epoch*/, Logs& /*logs*/) {}
   virtual void on_epoch_end(int64_t /*epoch*/, Logs& /*logs*/) {}
   virtual void on_batch_begin(int64_t /*batch*/, Logs& /*logs*/) {}
+  // After loss.backward(), before gradient clipping and the optimizer's step; `loss` is the batch's (maybe NaN).
+  virtual void on_after_backward(int64_t /*batch*/, double /*loss*/) {}
   virtual void on_batch_end(int64_t /*batch*/, Logs& /*logs*/) {}
 
  private:

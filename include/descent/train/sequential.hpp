@@ -135,6 +135,14 @@ struct FitOptions {
   std::optional<uint64_t> seed{};  // shuffling order; drawn from descent::default_generator() when not given
   int64_t initial_epoch = 0;       // epoch to start at (for resuming); `epochs` is the index to stop at, as Keras'
   std::ostream* output = nullptr;  // where progress goes; std::cout when null
+  // A batch whose loss or gradients hold NaN or infinity is never applied. false: fit throws descent::Error
+  // naming the step and where the values first became non-finite (unless a callback such as TerminateOnNaN stops
+  // training); true: such batches are skipped, counted in the epoch's logs as "skipped_batches", and training
+  // goes on (the first skip of each epoch is reported on the progress output).
+  bool skip_non_finite = false;
+  // Rescales the gradients to at most this global L2 norm before each step (torch.nn.utils.clip_grad_norm_,
+  // Keras' global_clipnorm); must be > 0.
+  std::optional<double> clip_norm{};
 };
 
 struct EvaluateOptions {
@@ -169,15 +177,17 @@ class Sequential : public nn::Module {
   void compile(OptimizerSpec optimizer, LossSpec loss, std::vector<MetricSpec> metrics = {});
   bool compiled() const { return loss_ != nullptr; }
 
-  // Trains on rows of x (batch axis first) against y (same rows). A batch whose loss is NaN or infinite is never
-  // applied: a callback may stop training then (TerminateOnNaN); otherwise fit throws descent::Error.
+  // Trains on rows of x (batch axis first) against y (same rows). A batch whose loss or gradients are NaN or
+  // infinite is never applied: a callback may stop training then (TerminateOnNaN), FitOptions::skip_non_finite
+  // skips it; otherwise fit throws descent::Error naming the step and the layer where the values first became
+  // non-finite.
   History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
   // Builds the layers for rows like x's and creates the optimizer, as the first fit or train_on_batch does
   // (nothing when both are done): for tools that save the optimizer's state before training starts.
   void prepare_training(const Tensor& x);
   // One step of training on one batch (Keras' train_on_batch): zero_grad, forward in training mode, loss,
-  // backward, optimizer step. Returns the batch's loss; a loss that is NaN or infinite is returned without the
-  // update being applied (as in fit). Creates the optimizer on first use. Metrics are not touched.
+  // backward, optimizer step. Returns the batch's loss; when the loss or a gradient is NaN or infinite, the update
+  // is not applied (as in fit). Creates the optimizer on first use. Metrics are not touched.
   double train_on_batch(const Tensor& x, const Tensor& y);
   // Loss and metrics over x, y (no gradients, evaluation mode): {"loss": …, "accuracy": …}.
   Logs evaluate(const Tensor& x, const Tensor& y, const EvaluateOptions& options = {});
@@ -211,6 +221,14 @@ class Sequential : public nn::Module {
   // Where fit is writing its progress (callbacks print their messages here); std::cout outside fit.
   std::ostream& log_stream() const;
 
+  // Called with (layer index, the layer's output) after each layer of fit's training forward passes, while set
+  // (GradientDiagnostics watches ReLU outputs this way). The output belongs to the autograd graph: read it, do
+  // not modify it. fit puts back the observer it started with when it returns or throws.
+  using LayerObserver = std::function<void(size_t layer, const Tensor& output)>;
+  void set_layer_observer(LayerObserver observer) { layer_observer_ = std::move(observer); }
+  // "layer 1 (Dense)": how diagnostics and errors name the layer at `index`.
+  std::string layer_label(size_t index) const;
+
  private:
   enum class OutputPlan { Plain, DensePreActivation, SkipLastLayer };
 
@@ -219,9 +237,22 @@ class Sequential : public nn::Module {
   void ensure_optimizer();
   OutputPlan output_plan() const;
   Tensor forward_train(const Tensor& x, OutputPlan plan);
-  // zero_grad, forward, loss, backward, and the optimizer's step unless the loss is not finite; the batch's
-  // metrics are updated when `update_metrics`. Returns the loss.
-  double step_on_batch(const Tensor& xb, const Tensor& yb, OutputPlan plan, bool update_metrics);
+  // What fit adds to a step: metrics, callbacks' on_after_backward, clipping.
+  struct StepContext {
+    const std::vector<std::shared_ptr<Callback>>& callbacks;
+    int64_t batch;
+    std::optional<double> clip_norm;
+  };
+  struct StepOutcome {
+    double loss;
+    bool finite;  // the loss and every gradient: the step was applied
+  };
+  // zero_grad, forward, loss, backward, and (with a context) the batch's metrics, on_after_backward and clipping;
+  // then the optimizer's step unless the loss or a gradient is not finite.
+  StepOutcome step_on_batch(const Tensor& xb, const Tensor& yb, OutputPlan plan, const StepContext* context);
+  bool grads_finite() const;  // every parameter's gradient
+  // For the error (or skip notice) of a non-finite step: where the values first became NaN or infinite.
+  std::string trace_non_finite(const Tensor& xb, const Tensor& yb, OutputPlan plan, double loss);
   // Loss and metrics over x, y into `logs` under `prefix` ("" or "val_"); the progress bar gets the batches.
   void evaluate_into(const Tensor& x, const Tensor& y, int64_t batch_size, const std::string& prefix, Logs& logs,
                      int verbose, std::ostream& out);
@@ -237,6 +268,7 @@ class Sequential : public nn::Module {
   std::vector<std::shared_ptr<Metric>> metrics_;
   std::vector<std::string> metric_names_;  // cached: Metric::name() returns by value
   std::ostream* log_ = nullptr;
+  LayerObserver layer_observer_;
 };
 
 }  // namespace descent::train
