@@ -53,6 +53,17 @@ std::string symptoms(const GradientDiagnostics& d) {
 
 // ---- non-finite values in fit -------------------------------------------------------------------------------
 
+// The message of the descent::Error that fitting one epoch in batches of 4 throws ("" and a failure if none).
+std::string fit_error(Sequential& model, const Tensor& x, const Tensor& y) {
+  try {
+    model.fit(x, y, quiet(1, 4));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "fit did not throw";
+  return "";
+}
+
 TEST(NonFiniteTest, NamesTheLayerWhoseOutputOverflowed) {
   Sequential model({Dense(4, "linear", 2), Dense(3, "softmax")});
   model.compile("sgd", "sparse_categorical_crossentropy");
@@ -71,15 +82,10 @@ TEST(NonFiniteTest, NamesAParameterThatAlreadyHeldNaN) {
   w[2].data<float>()[5] = std::nanf("");
   model.set_weights(w);
   const auto [x, y] = toy::blobs(8);
-  try {
-    model.fit(x, y, quiet(1, 4));
-    ADD_FAILURE() << "fit did not throw";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("the loss is NaN at epoch 1, batch 1 of 2 (step 1)"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("parameter 1.kernel of layer 1 (Dense) already held NaN or infinity"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("Try a lower learning rate (now 0.01), gradient clipping"), std::string::npos) << msg;
-  }
+  const std::string msg = fit_error(model, x, y);
+  EXPECT_NE(msg.find("the loss is NaN at epoch 1, batch 1 of 2 (step 1)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("parameter 1.kernel of layer 1 (Dense) already held NaN or infinity"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Try a lower learning rate (now 0.01), gradient clipping"), std::string::npos) << msg;
 }
 
 TEST(NonFiniteTest, BlamesTheLossWhenTheOutputsAreFinite) {
@@ -101,17 +107,12 @@ TEST(NonFiniteTest, FindsWhereBackwardWentNonFinite) {
   Sequential model({Dense(4, "linear", 2), SqrtOfZero(), Dense(3, "softmax")});
   model.compile("sgd", "sparse_categorical_crossentropy");
   const auto [x, y] = toy::blobs(8);
-  try {
-    model.fit(x, y, quiet(1, 4));
-    ADD_FAILURE() << "fit did not throw";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("the gradients are not finite (the loss is"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("the forward pass and the loss are finite; during backward the gradients first became "
-                       "non-finite in layer 0 (Dense) (0.bias)"),
-              std::string::npos)
-        << msg;
-  }
+  const std::string msg = fit_error(model, x, y);
+  EXPECT_NE(msg.find("the gradients are not finite (the loss is"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the forward pass and the loss are finite; during backward the gradients first became "
+                     "non-finite in layer 0 (Dense) (0.bias)"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(NonFiniteTest, SkipNonFiniteSkipsAndCountsBadBatches) {
