@@ -50,6 +50,8 @@
 #include "descent/optim/lars.hpp"
 #include "descent/optim/lion.hpp"
 #include "descent/optim/lookahead.hpp"
+#include "descent/optim/matrix_functions.hpp"
+#include "descent/optim/muon.hpp"
 #include "descent/optim/nadam.hpp"
 #include "descent/optim/optimizer.hpp"
 #include "descent/optim/problems.hpp"
@@ -66,6 +68,7 @@
 #include "descent/optim/schedule_free_sgd.hpp"
 #include "descent/optim/schedule_plateau.hpp"
 #include "descent/optim/sgd.hpp"
+#include "descent/optim/shampoo.hpp"
 #include "descent/optim/tensor_runs.hpp"
 #include "descent/optim/yogi.hpp"
 

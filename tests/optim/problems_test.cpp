@@ -112,6 +112,8 @@ TEST(ConvergenceTest, EveryRegisteredOptimizerDescendsOnTheSphere) {
     if (name == "adadelta" || name == "prodigy" || name == "rprop") {
     } else if (name == "lion" || name == "lamb" || name == "lars" || name == "adafactor") {
       settings = {"lr=0.01"};
+    } else if (name == "muon") {  // a vector: Muon's AdamW part
+      settings = {"adamw_lr=0.05"};
     } else {
       settings = {"lr=0.05"};
     }
