@@ -8,6 +8,7 @@
 #include "descent/optim/adadelta.hpp"
 #include "descent/optim/adafactor.hpp"
 #include "descent/optim/adagrad.hpp"
+#include "descent/optim/adahessian.hpp"
 #include "descent/optim/adam.hpp"
 #include "descent/optim/adamax.hpp"
 #include "descent/optim/adamw.hpp"
@@ -25,6 +26,7 @@
 #include "descent/optim/schedule_free_sgd.hpp"
 #include "descent/optim/sgd.hpp"
 #include "descent/optim/shampoo.hpp"
+#include "descent/optim/sophia.hpp"
 #include "descent/optim/yogi.hpp"
 
 namespace descent::optim {
@@ -66,6 +68,8 @@ const std::vector<std::pair<std::string, Factory>>& table() {
       {"prodigy", plain<Prodigy>()},
       {"muon", plain<Muon>()},
       {"shampoo", plain<Shampoo>()},
+      {"adahessian", plain<AdaHessian>()},
+      {"sophia", plain<Sophia>()},
   };
   return entries;
 }
