@@ -93,7 +93,7 @@ void Muon::update(const MuonOptions& o, const Spans<T>& s, const StepInfo& info)
   if (orthogonalizes(param)) {
     const int64_t cols = param.size(-1);
     const int64_t rows = cols == 0 ? 0 : param.numel() / cols;
-    muon_matrix_update<T>(s.param, s.grad, span_of("momentum_buffer"), rows, cols, o, scratch<T>());
+    muon_matrix_update<T>(s.param, s.grad, span_of("momentum_buffer"), rows, cols, o, scratch_.get<T>());
     return;
   }
   const AdamOptions adamw{.lr = o.adamw_lr,

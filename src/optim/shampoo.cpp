@@ -78,7 +78,7 @@ void Shampoo::update(const ShampooOptions& o, const Spans<T>& s, const StepInfo&
   t.right_root = span_of("inv_factor_matrix_1");
   t.layout.left = !t.left.empty();
   t.layout.right = !t.right.empty();
-  shampoo_update<T>(t, o, info.step, scratch<T>());
+  shampoo_update<T>(t, o, info.step, scratch_.get<T>());
 }
 
 template void Shampoo::update<float>(const ShampooOptions&, const Spans<float>&, const StepInfo&);

@@ -53,9 +53,10 @@ TEST(AdaHessianTest, ConvergesOnAnIllConditionedQuadraticAtTheRateOfTheBestCondi
 }
 
 TEST(AdaHessianTest, StateDictRoundTripContinuesBitIdentically) {
-  const StateDict saved = testing::expect_hessian_round_trip<AdaHessian>(
+  const StateDict saved = testing::expect_extra_round_trip<AdaHessian>(
       AdaHessianOptions{.lr = 0.05, .weight_decay = 0.01},
-      AdaHessianOptions{.lr = 0.02, .hessian_power = 0.5, .seed = 3, .maximize = true});
+      AdaHessianOptions{.lr = 0.02, .hessian_power = 0.5, .seed = 3, .maximize = true}, {}, testing::SaveIn::TrainMode,
+      testing::LossStep{});
   EXPECT_EQ(saved.state.at("1").buffers.count("exp_hessian_diag_sq"), 1u);
   EXPECT_EQ(saved.state.at("1").buffers.count("exp_avg"), 1u);
 }

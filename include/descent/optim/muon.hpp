@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "descent/optim/kernel.hpp"
 #include "descent/optim/matrix_functions.hpp"
 #include "descent/optim/optimizer.hpp"
 
@@ -94,16 +95,7 @@ class Muon : public Rule<Muon, MuonOptions> {
   std::map<std::string, Shape> extra_state_shapes(size_t group, const Tensor& param) const override;
 
  private:
-  template <class T>
-  MuonScratch<T>& scratch() {
-    if constexpr (std::is_same_v<T, float>) {
-      return scratch32_;
-    } else {
-      return scratch64_;
-    }
-  }
-  MuonScratch<float> scratch32_;
-  MuonScratch<double> scratch64_;
+  ScratchByDtype<MuonScratch> scratch_;
 };
 
 }  // namespace descent::optim

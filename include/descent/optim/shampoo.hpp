@@ -26,6 +26,7 @@
 #include <array>
 #include <vector>
 
+#include "descent/optim/kernel.hpp"
 #include "descent/optim/matrix_functions.hpp"
 #include "descent/optim/optimizer.hpp"
 
@@ -103,16 +104,7 @@ class Shampoo : public Rule<Shampoo, ShampooOptions> {
   std::map<std::string, Shape> extra_state_shapes(size_t group, const Tensor& param) const override;
 
  private:
-  template <class T>
-  ShampooScratch<T>& scratch() {
-    if constexpr (std::is_same_v<T, float>) {
-      return scratch32_;
-    } else {
-      return scratch64_;
-    }
-  }
-  ShampooScratch<float> scratch32_;
-  ShampooScratch<double> scratch64_;
+  ScratchByDtype<ShampooScratch> scratch_;
 };
 
 }  // namespace descent::optim
