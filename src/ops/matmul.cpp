@@ -21,6 +21,7 @@
 #include "descent/core/threading.hpp"
 #include "descent/ops/linalg.hpp"
 #include "descent/ops/reduction.hpp"
+#include "gemm.hpp"
 #include "omp_threads.hpp"
 
 namespace descent {
@@ -65,24 +66,32 @@ bool onednn_sgemm_allowed() {
 // happened before a program's first product, or OpenBLAS would run it on its own default thread count.
 void apply_thread_count() { static_cast<void>(num_threads()); }
 
+}  // namespace
+
+namespace detail {
+
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
-          float* c, int ldc) {
+          float* c, int ldc, float alpha, float beta) {
   if (n >= kOneDnnMinColumns && onednn_sgemm_allowed()) {
     detail::OmpThreadsGuard threads;
-    const dnnl_status_t status = dnnl_sgemm(ta == CblasTrans ? 'T' : 'N', tb == CblasTrans ? 'T' : 'N', m, n, k, 1.0f,
-                                             a, lda, b, ldb, 0.0f, c, ldc);
+    const dnnl_status_t status = dnnl_sgemm(ta == CblasTrans ? 'T' : 'N', tb == CblasTrans ? 'T' : 'N', m, n, k, alpha,
+                                            a, lda, b, ldb, beta, c, ldc);
     DESCENT_CHECK(status == dnnl_success, "matmul: oneDNN sgemm failed with status ", static_cast<int>(status), " on [",
                   m, ", ", k, "] · [", k, ", ", n, "]");
     return;
   }
   apply_thread_count();
-  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda, const double* b,
-          int ldb, double* c, int ldc) {
+          int ldb, double* c, int ldc, double alpha, double beta) {
   apply_thread_count();
-  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+}  // namespace detail
+
+namespace {
 
 int blas_int(int64_t v) {
   DESCENT_CHECK(v <= INT_MAX, "matmul: size ", v, " exceeds the BLAS integer range");
@@ -138,8 +147,8 @@ void batched_gemm(const Tensor& a_in, const Tensor& b_in, const Shape& batch, T*
   const bool b_shared = std::all_of(sb.begin(), sb.end(), [](int64_t s) { return s == 0; });
   if (nb > 1 && b_shared && batch_of(a) == batch) {
     if (const auto rows = stacked_row_stride(a, la)) {
-      gemm(CblasNoTrans, lb.trans, blas_int(nb * m), blas_int(n), blas_int(k), pa, blas_int(*rows), pb, blas_int(lb.ld),
-           c, blas_int(n));
+      detail::gemm(CblasNoTrans, lb.trans, blas_int(nb * m), blas_int(n), blas_int(k), pa, blas_int(*rows), pb,
+                   blas_int(lb.ld), c, blas_int(n));
       return;
     }
   }
@@ -147,8 +156,8 @@ void batched_gemm(const Tensor& a_in, const Tensor& b_in, const Shape& batch, T*
   int64_t oa = 0;
   int64_t ob = 0;
   for (int64_t i = 0; i < nb; ++i) {
-    gemm(la.trans, lb.trans, blas_int(m), blas_int(n), blas_int(k), pa + oa, blas_int(la.ld), pb + ob, blas_int(lb.ld),
-         c + i * m * n, blas_int(n));
+    detail::gemm(la.trans, lb.trans, blas_int(m), blas_int(n), blas_int(k), pa + oa, blas_int(la.ld), pb + ob,
+                 blas_int(lb.ld), c + i * m * n, blas_int(n));
     for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
       ++index[d];
       oa += sa[d];

@@ -51,6 +51,7 @@ HyperValue parse_hyper(std::string_view key, std::string_view text, const HyperV
     return v;
   }
   if (std::holds_alternative<double>(like)) return parse_number(key, text);
+  if (std::holds_alternative<std::string>(like)) return std::string(text);  // the rule's validate() checks it
   std::vector<double> list;
   size_t start = 0;
   while (start <= text.size()) {

@@ -125,7 +125,19 @@ void RuleBase::prepare(size_t group) {
   const auto& params = groups_[group].params;
   bool stale = !gs.initialized || gs.buffers.size() != state_names(group).size();
   for (size_t i = 0; !stale && i < params.size(); ++i) {
-    stale = params[i].raw_data() != gs.layout.param_ptrs[i] || grad_ptr(params[i]) != gs.layout.grad_ptrs[i];
+    if (params[i].raw_data() != gs.layout.param_ptrs[i]) {
+      stale = true;
+    } else if (grad_ptr(params[i]) != gs.layout.grad_ptrs[i]) {
+      // A run of a per-tensor rule is one parameter, so a gradient that moved (a backward with create_graph
+      // replaces .grad every step) changes nothing in the layout: only keep it contiguous.
+      if (!per_tensor()) {
+        stale = true;
+      } else {
+        if (const Tensor g = params[i].grad(); g.defined() && !g.is_contiguous())
+          groups_[group].params[i].set_grad(g.contiguous());
+        gs.layout.grad_ptrs[i] = grad_ptr(params[i]);
+      }
+    }
   }
   if (stale) rebuild_layout(group);
 }

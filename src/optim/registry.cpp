@@ -8,6 +8,7 @@
 #include "descent/optim/adadelta.hpp"
 #include "descent/optim/adafactor.hpp"
 #include "descent/optim/adagrad.hpp"
+#include "descent/optim/adahessian.hpp"
 #include "descent/optim/adam.hpp"
 #include "descent/optim/adamax.hpp"
 #include "descent/optim/adamw.hpp"
@@ -15,6 +16,7 @@
 #include "descent/optim/lamb.hpp"
 #include "descent/optim/lars.hpp"
 #include "descent/optim/lion.hpp"
+#include "descent/optim/muon.hpp"
 #include "descent/optim/nadam.hpp"
 #include "descent/optim/prodigy.hpp"
 #include "descent/optim/radam.hpp"
@@ -23,6 +25,8 @@
 #include "descent/optim/schedule_free_adamw.hpp"
 #include "descent/optim/schedule_free_sgd.hpp"
 #include "descent/optim/sgd.hpp"
+#include "descent/optim/shampoo.hpp"
+#include "descent/optim/sophia.hpp"
 #include "descent/optim/yogi.hpp"
 
 namespace descent::optim {
@@ -62,6 +66,10 @@ const std::vector<std::pair<std::string, Factory>>& table() {
       {"schedulefree_adamw", plain<ScheduleFreeAdamW>()},
       {"schedulefree_sgd", plain<ScheduleFreeSGD>()},
       {"prodigy", plain<Prodigy>()},
+      {"muon", plain<Muon>()},
+      {"shampoo", plain<Shampoo>()},
+      {"adahessian", plain<AdaHessian>()},
+      {"sophia", plain<Sophia>()},
   };
   return entries;
 }

@@ -121,7 +121,8 @@ Sequential::StepOutcome Sequential::step_on_batch(const Tensor& xb, const Tensor
   {
     const Tensor y_pred = forward_train(xb, plan);
     const Tensor loss = (plan == OutputPlan::Plain ? *loss_ : *logits_loss_)(y_pred, yb);
-    loss.backward();
+    // AdaHessian and Sophia differentiate the gradients again in their step: backward keeps its graph for them.
+    loss.backward(Tensor(), false, optimizer_->needs_create_graph());
     batch_loss = loss.item();
     if (context)
       for (const auto& cb : context->callbacks) cb->on_after_backward(context->batch, batch_loss);

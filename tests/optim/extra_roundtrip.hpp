@@ -23,10 +23,20 @@ namespace descent::testing {
 
 enum class SaveIn { TrainMode, EvalMode };
 
+// One step of the round trip: the test gradients of step s, then opt.step(). Rules that compute their own
+// gradients (the Hessian-based ones, through step(loss_fn)) pass another.
+struct GradientStep {
+  template <class Opt>
+  void operator()(Opt& opt, const std::vector<Tensor>& params, int s) const {
+    roundtrip_grads(params, s);
+    opt.step();
+  }
+};
+
 // Returns the float64 run's saved dict for further checks (state names and shapes, per-group scalars).
-template <class Opt, class Options>
+template <class Opt, class Options, class Step = GradientStep>
 optim::StateDict expect_extra_round_trip(const Options& first, const Options& second, Options other = {},
-                                         SaveIn save_in = SaveIn::TrainMode) {
+                                         SaveIn save_in = SaveIn::TrainMode, Step step = {}) {
   optim::StateDict saved64;
   for (DType dtype : {kFloat32, kFloat64}) {
     auto make_params = [&] {
@@ -44,10 +54,8 @@ optim::StateDict expect_extra_round_trip(const Options& first, const Options& se
     before.add_param_group({resumed[1]}, second);
     int s = 0;
     for (; s < 10; ++s) {
-      roundtrip_grads(straight, s);
-      reference.step();
-      roundtrip_grads(resumed, s);
-      before.step();
+      step(reference, straight, s);
+      step(before, resumed, s);
     }
     if (save_in == SaveIn::EvalMode) {
       reference.eval();
@@ -67,10 +75,8 @@ optim::StateDict expect_extra_round_trip(const Options& first, const Options& se
       after.train();
     }
     for (; s < 20; ++s) {
-      roundtrip_grads(straight, s);
-      reference.step();
-      roundtrip_grads(resumed, s);
-      after.step();
+      step(reference, straight, s);
+      step(after, resumed, s);
     }
     EXPECT_EQ(roundtrip_bytes(straight), roundtrip_bytes(resumed)) << Opt::kName << " " << dtype;
     EXPECT_EQ(after.state_dict().scalars, reference.state_dict().scalars) << Opt::kName << " " << dtype;

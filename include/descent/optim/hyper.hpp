@@ -17,11 +17,12 @@
 
 namespace descent::optim {
 
-// A hyperparameter's value: a flag, a count, a number, or a tuple of numbers (betas, etas, step_sizes).
-using HyperValue = std::variant<bool, int64_t, double, std::vector<double>>;
+// A hyperparameter's value: a flag, a count, a number, a tuple of numbers (betas, etas, step_sizes), or a choice
+// by name (Muon's adjust_lr_fn = "match_rms_adamw").
+using HyperValue = std::variant<bool, int64_t, double, std::vector<double>, std::string>;
 using HyperMap = std::map<std::string, HyperValue>;
 
-std::string hyper_str(const HyperValue& value);  // "0.001", "true", "0.9,0.999"
+std::string hyper_str(const HyperValue& value);  // "0.001", "true", "0.9,0.999", "original"
 
 // Parses text as the command line gives it ("0.01", "true", "0.9,0.999", "10") into the type of `like`.
 HyperValue parse_hyper(std::string_view key, std::string_view text, const HyperValue& like);
@@ -36,6 +37,8 @@ HyperValue to_hyper(const Field& field) {
     return static_cast<int64_t>(field);
   } else if constexpr (std::is_floating_point_v<Field>) {
     return static_cast<double>(field);
+  } else if constexpr (std::is_same_v<Field, std::string>) {
+    return field;
   } else {
     return std::vector<double>(field.begin(), field.end());
   }
@@ -64,6 +67,9 @@ void from_hyper(std::string_view key, const HyperValue& value, Field& field) {
     } else {
       wrong_type(key, value, "a number");
     }
+  } else if constexpr (std::is_same_v<Field, std::string>) {
+    if (!std::holds_alternative<std::string>(value)) wrong_type(key, value, "a name");
+    field = std::get<std::string>(value);
   } else {
     const auto* list = std::get_if<std::vector<double>>(&value);
     if (list == nullptr || list->size() != field.size())

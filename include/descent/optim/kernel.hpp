@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include "descent/core/threading.hpp"
 
@@ -46,6 +47,24 @@ decltype(auto) with_flags_impl(F&& f, bool flag, Rest... rest) {
   return with_flags_impl<Flags..., false>(f, rest...);
 }
 }  // namespace detail
+
+// Buffers a rule reuses between steps, one set per dtype (Muon's and Shampoo's products): scratch.get<T>().
+template <template <class> class Buffers>
+class ScratchByDtype {
+ public:
+  template <class T>
+  Buffers<T>& get() {
+    if constexpr (std::is_same_v<T, float>) {
+      return f32_;
+    } else {
+      return f64_;
+    }
+  }
+
+ private:
+  Buffers<float> f32_;
+  Buffers<double> f64_;
+};
 
 // with_flags([&]<bool kNesterov, bool kMaximize>() { … }, nesterov, maximize): instantiates the loop once per
 // combination and picks the right one at run time.

@@ -30,6 +30,7 @@ class Lookahead : public Optimizer {
 
   void step() override;
   double step(const Closure& closure) override;  // the inner optimizer's step(closure), then synchronisation
+  bool needs_create_graph() const override { return inner_.needs_create_graph(); }
   void train() override { inner_.train(); }
   void eval() override { inner_.eval(); }
 

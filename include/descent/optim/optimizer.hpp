@@ -65,6 +65,12 @@ class Optimizer {
   // Zeroes every parameter's gradient in place (arena gradients stay where they are).
   void zero_grad();
 
+  // True when the next step() differentiates the gradients again (Hessian-vector products: AdaHessian, Sophia).
+  // The caller must then run that step's backward pass with create_graph, loss.backward({}, false, true), so that
+  // each .grad carries its graph. Ask before every backward: a method may need it only on some steps (Sophia
+  // every update_period-th); recording the backward costs time and memory when it is not needed.
+  virtual bool needs_create_graph() const { return false; }
+
   // Schedule-free methods train at one point and evaluate at another: eval() swaps the evaluation point into
   // the parameters, train() swaps back. No-ops for every other optimizer.
   virtual void train() {}
