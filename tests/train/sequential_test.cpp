@@ -61,6 +61,19 @@ TEST(SequentialTest, FitReducesTheLossOnSeparableData) {
   EXPECT_GT(test.at("accuracy"), 0.97);
 }
 
+// Every registered optimizer trains through fit, the Hessian-vector ones (AdaHessian, Sophia) included: fit runs
+// their backward pass with create_graph when they ask for it (their step refuses gradients without a graph).
+TEST(SequentialTest, FitTrainsWithTheSecondOrderOptimizers) {
+  for (const std::string name : {"adahessian", "sophia", "muon", "shampoo"}) {
+    manual_seed(3);
+    Sequential model({Dense(16, "relu", 2), Dense(3, "softmax")});
+    model.compile(name, "sparse_categorical_crossentropy", {"accuracy"});
+    const auto [x, y] = blobs(120);
+    const History h = model.fit(x, y, quiet(5));
+    EXPECT_LT(h["loss"].back(), h["loss"].front()) << name;
+  }
+}
+
 TEST(SequentialTest, HistoryHoldsKerasKeysPerEpoch) {
   manual_seed(4);
   Sequential model({Dense(8, "tanh", 2), Dense(3, "softmax")});
