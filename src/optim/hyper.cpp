@@ -51,6 +51,7 @@ HyperValue parse_hyper(std::string_view key, std::string_view text, const HyperV
     return v;
   }
   if (std::holds_alternative<double>(like)) return parse_number(key, text);
+  if (std::holds_alternative<std::string>(like)) return std::string(text);
   std::vector<double> list;
   size_t start = 0;
   while (start <= text.size()) {
@@ -88,6 +89,16 @@ void check_range(std::string_view optimizer, std::string_view key, double value,
 void check_beta(std::string_view optimizer, std::string_view key, size_t index, double value) {
   DESCENT_CHECK(value >= 0.0 && value < 1.0, optimizer, ": ", key, "[", index, "] = ", value,
                 " is outside [0, 1)");
+}
+
+void check_choice(std::string_view optimizer, std::string_view key, const std::string& value,
+                  const std::vector<std::string>& choices) {
+  std::string list;
+  for (const std::string& c : choices) {
+    if (c == value) return;
+    list += (list.empty() ? "" : ", ") + c;
+  }
+  fail(optimizer, ": ", key, " = '", value, "' is not one of ", list);
 }
 
 }  // namespace descent::optim

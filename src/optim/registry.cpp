@@ -14,6 +14,7 @@
 #include "descent/optim/asgd.hpp"
 #include "descent/optim/lamb.hpp"
 #include "descent/optim/lars.hpp"
+#include "descent/optim/lbfgs.hpp"
 #include "descent/optim/lion.hpp"
 #include "descent/optim/nadam.hpp"
 #include "descent/optim/prodigy.hpp"
@@ -62,6 +63,8 @@ const std::vector<std::pair<std::string, Factory>>& table() {
       {"schedulefree_adamw", plain<ScheduleFreeAdamW>()},
       {"schedulefree_sgd", plain<ScheduleFreeSGD>()},
       {"prodigy", plain<Prodigy>()},
+      // A closure method: step(closure) only.
+      {"lbfgs", plain<LBFGS>()},
   };
   return entries;
 }

@@ -22,6 +22,7 @@ optim::HyperValue hyper_from_json(const nlohmann::json& v) {
   if (v.is_boolean()) return v.get<bool>();
   if (v.is_number_integer()) return v.get<int64_t>();
   if (v.is_number()) return v.get<double>();
+  if (v.is_string()) return v.get<std::string>();
   return v.get<std::vector<double>>();
 }
 

@@ -17,13 +17,15 @@
 
 namespace descent::optim {
 
-// A hyperparameter's value: a flag, a count, a number, or a tuple of numbers (betas, etas, step_sizes).
-using HyperValue = std::variant<bool, int64_t, double, std::vector<double>>;
+// A hyperparameter's value: a flag, a count, a number, a tuple of numbers (betas, etas, step_sizes), or a choice
+// by name (L-BFGS's line_search_fn).
+using HyperValue = std::variant<bool, int64_t, double, std::vector<double>, std::string>;
 using HyperMap = std::map<std::string, HyperValue>;
 
-std::string hyper_str(const HyperValue& value);  // "0.001", "true", "0.9,0.999"
+std::string hyper_str(const HyperValue& value);  // "0.001", "true", "0.9,0.999", "strong_wolfe"
 
-// Parses text as the command line gives it ("0.01", "true", "0.9,0.999", "10") into the type of `like`.
+// Parses text as the command line gives it ("0.01", "true", "0.9,0.999", "10", "strong_wolfe") into the type of
+// `like`.
 HyperValue parse_hyper(std::string_view key, std::string_view text, const HyperValue& like);
 
 namespace detail {
@@ -36,6 +38,8 @@ HyperValue to_hyper(const Field& field) {
     return static_cast<int64_t>(field);
   } else if constexpr (std::is_floating_point_v<Field>) {
     return static_cast<double>(field);
+  } else if constexpr (std::is_same_v<Field, std::string>) {
+    return field;
   } else {
     return std::vector<double>(field.begin(), field.end());
   }
@@ -64,6 +68,9 @@ void from_hyper(std::string_view key, const HyperValue& value, Field& field) {
     } else {
       wrong_type(key, value, "a number");
     }
+  } else if constexpr (std::is_same_v<Field, std::string>) {
+    if (!std::holds_alternative<std::string>(value)) wrong_type(key, value, "a name");
+    field = std::get<std::string>(value);
   } else {
     const auto* list = std::get_if<std::vector<double>>(&value);
     if (list == nullptr || list->size() != field.size())
@@ -116,5 +123,8 @@ void check_positive(std::string_view optimizer, std::string_view key, double val
 void check_range(std::string_view optimizer, std::string_view key, double value, double lo, double hi,
                  bool hi_inclusive = false);
 void check_beta(std::string_view optimizer, std::string_view key, size_t index, double value);  // [0, 1)
+// value is one of `choices`: "LBFGS: line_search_fn = 'wolfe' is not one of none, strong_wolfe, backtracking".
+void check_choice(std::string_view optimizer, std::string_view key, const std::string& value,
+                  const std::vector<std::string>& choices);
 
 }  // namespace descent::optim
