@@ -53,6 +53,7 @@
 #include "descent/optim/line_search.hpp"
 #include "descent/optim/lion.hpp"
 #include "descent/optim/lookahead.hpp"
+#include "descent/optim/minimize.hpp"
 #include "descent/optim/nadam.hpp"
 #include "descent/optim/optimizer.hpp"
 #include "descent/optim/problems.hpp"
