@@ -1,6 +1,6 @@
 // `descent minimize`: runs an optimizer on a built-in test function through optim::minimize (minimize.hpp). A
 // first-order method takes one step per gradient evaluation and stops when the gradient norm falls to --tol; the
-// closure methods (lbfgs) evaluate as often as their iterations need and stop on their own
+// closure methods (lbfgs, newton-cg, newton) evaluate as often as their iterations need and stop on their own
 // tolerances. Every run stops at --steps iterations, or when f or the gradient stops being finite.
 #include <nlohmann/json.hpp>
 
@@ -110,7 +110,7 @@ Run add_minimize(CLI::App& app) {
                   "Hyperparameter, PyTorch name: lr=0.01, betas=0.9,0.999, nesterov=true, line_search_fn=strong_wolfe")
       ->allow_extra_args(false);
   sub->add_option("--steps", args->steps,
-                  "Maximum number of iterations (lbfgs gets them all as one step's max_iter)")
+                  "Maximum number of iterations (lbfgs/newton-cg/newton get them all as one step's max_iter)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--dtype", args->dtype, "float32 or float64")
@@ -118,8 +118,8 @@ Run add_minimize(CLI::App& app) {
       ->check(CLI::IsMember({"float32", "float64"}));
   sub->add_option(
          "--tol", args->tol,
-         "First-order methods: stop when the gradient norm is at most this (lbfgs stops on its "
-         "tolerance_grad and tolerance_change, given with --set)")
+         "First-order methods: stop when the gradient norm is at most this (lbfgs, newton-cg and newton stop on "
+         "their tolerance_grad and tolerance_change, given with --set)")
       ->capture_default_str();
   sub->add_option("--condition-number", args->condition_number, "quadratic: condition number")->capture_default_str();
   sub->add_option("--seed", args->seed, "logistic-regression: data set seed")->capture_default_str();

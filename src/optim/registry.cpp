@@ -17,6 +17,8 @@
 #include "descent/optim/lbfgs.hpp"
 #include "descent/optim/lion.hpp"
 #include "descent/optim/nadam.hpp"
+#include "descent/optim/newton.hpp"
+#include "descent/optim/newton_cg.hpp"
 #include "descent/optim/prodigy.hpp"
 #include "descent/optim/radam.hpp"
 #include "descent/optim/rmsprop.hpp"
@@ -63,8 +65,10 @@ const std::vector<std::pair<std::string, Factory>>& table() {
       {"schedulefree_adamw", plain<ScheduleFreeAdamW>()},
       {"schedulefree_sgd", plain<ScheduleFreeSGD>()},
       {"prodigy", plain<Prodigy>()},
-      // A closure method: step(closure) only.
+      // Closure methods: step(closure) only (minimize() and `descent minimize` drive them).
       {"lbfgs", plain<LBFGS>()},
+      {"newton-cg", plain<NewtonCG>()},
+      {"newton", plain<Newton>()},
   };
   return entries;
 }

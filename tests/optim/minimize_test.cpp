@@ -49,8 +49,11 @@ TEST(MinimizeTest, StopsOnTheBudgetOrANonFiniteValue) {
   r = minimize(quad.evaluate, quad.x0, "lbfgs", {.max_iterations = 3, .settings = {"line_search_fn=strong_wolfe"}});
   EXPECT_EQ(r.reason, "max_iterations");
   EXPECT_EQ(r.iterations, 3);
-  // The budget is checked between iterations: one iteration's line search may pass it.
+  // The budget is checked between iterations: one iteration's line search (and Hessian products) may pass it.
   r = minimize(quad.evaluate, quad.x0, "lbfgs", {.max_evaluations = 4, .settings = {"line_search_fn=strong_wolfe"}});
+  EXPECT_EQ(r.reason, "max_evaluations");
+  EXPECT_GE(r.evaluations, 4);
+  r = minimize(quad.evaluate, quad.x0, "newton-cg", {.max_evaluations = 4});
   EXPECT_EQ(r.reason, "max_evaluations");
   EXPECT_GE(r.evaluations, 4);
 }
@@ -58,7 +61,7 @@ TEST(MinimizeTest, StopsOnTheBudgetOrANonFiniteValue) {
 TEST(MinimizeTest, ClosureMethodsCountEveryEvaluation) {
   const Problem rosen = make_problem("rosenbrock", 2);
   int64_t seen = 0;
-  for (const std::string name : {"lbfgs"}) {
+  for (const std::string name : {"lbfgs", "newton-cg", "newton"}) {
     seen = 0;
     MinimizeOptions options{.max_iterations = 200, .settings = {"line_search_fn=strong_wolfe"}};
     options.on_evaluation = [&](const Evaluation&) { ++seen; };
@@ -94,13 +97,15 @@ TEST(MinimizeTest, ObjectivesWrittenWithOpsAreDifferentiatedByAutograd) {
   const MinimizeResult lbfgs =
       minimize(f, x0, "lbfgs", {.settings = {"line_search_fn=strong_wolfe", "tolerance_change=1e-14"}});
   const MinimizeResult adam = minimize(f, x0, "adam", {.max_iterations = 5000, .settings = {"lr=0.01"}});
-  ASSERT_TRUE(lbfgs.converged) << lbfgs.reason;
+  const MinimizeResult newton = minimize(f, x0, "newton");  // Hessian by double backward
+  ASSERT_TRUE(lbfgs.converged && newton.converged) << lbfgs.reason << " " << newton.reason;
   ASSERT_EQ(lbfgs.x.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     // ∂f/∂x = 2(x − c) + 0.4x³ = 0 at the minimum
     const double x = lbfgs.x[i];
     EXPECT_NEAR(2.0 * (x - c.to_vector()[i]) + 0.4 * x * x * x, 0.0, 1e-7);
     EXPECT_NEAR(adam.x[i], x, 1e-4);
+    EXPECT_NEAR(newton.x[i], x, 1e-7);
   }
 }
 

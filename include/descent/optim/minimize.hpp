@@ -1,10 +1,11 @@
 // descent::minimize(f, x0, optimizer, options): any optimizer on a function of one vector, as scipy.optimize.minimize
 // and ensmallen's Optimize do — what `descent minimize` runs. f is either written with descent's ops (its gradient
-// by autograd) or hands back its own gradient, like Problem::evaluate (problems.hpp).
+// by autograd; double backward for the Newton methods' Hessian products) or hands back its own gradient, like
+// Problem::evaluate (problems.hpp).
 //
 // First-order optimizers take one step per iteration, each after one evaluation of f and ∇f, and stop when
-// ‖∇f‖₂ ≤ gradient_tolerance. The closure methods (lbfgs) run step(closure) with the run's whole
-// remaining budget as their max_iter and max_eval (their per-step limits are for training loops that call
+// ‖∇f‖₂ ≤ gradient_tolerance. The closure methods (lbfgs, newton-cg, newton) run step(closure) with the run's
+// whole remaining budget as their max_iter and max_eval (their per-step limits are for training loops that call
 // step once per batch), and stop on their own tolerances (tolerance_grad on max|∇f|, tolerance_change; set them
 // with `settings`). Either way a run also stops after max_iterations, after max_evaluations, or when f or ∇f stops
 // being finite, and the result says which.
@@ -33,7 +34,8 @@ using OptimizerFactory = std::function<std::unique_ptr<Optimizer>(const NamedTen
 // One evaluation of f and ∇f, as on_evaluation sees it.
 struct Evaluation {
   // The iteration it belongs to: 0 for the starting point; k for the evaluation after a first-order method's
-  // k-th step, and for every evaluation within a closure method's k-th iteration (line-search trials).
+  // k-th step, and for every evaluation within a closure method's k-th iteration (line-search trials, Hessian
+  // products by finite differences).
   int64_t iteration;
   int64_t evaluation;  // 1 for the first
   double f;
