@@ -1,6 +1,7 @@
-// `descent minimize`: runs an optimizer on a built-in test function. Each iteration is one gradient evaluation
-// and one optimizer step; the run stops at --steps, when the gradient norm falls to --tol, or when f or the
-// gradient stops being finite.
+// `descent minimize`: runs an optimizer on a built-in test function through optim::minimize (minimize.hpp). A
+// first-order method takes one step per gradient evaluation and stops when the gradient norm falls to --tol; the
+// closure methods (lbfgs, newton-cg, newton) evaluate as often as their iterations need and stop on their own
+// tolerances. Every run stops at --steps iterations, or when f or the gradient stops being finite.
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "commands.hpp"
 #include "descent/core/file.hpp"
 #include "descent/core/threading.hpp"
+#include "descent/optim/minimize.hpp"
 #include "descent/optim/problems.hpp"
 #include "descent/optim/registry.hpp"
 
@@ -33,28 +35,15 @@ struct MinimizeArgs {
   int threads = 0;
 };
 
-template <class T>
-std::vector<double> read(const Tensor& x) {
-  const T* p = x.data<T>();
-  return std::vector<double>(p, p + x.numel());
-}
-
 int run_minimize(const MinimizeArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   const optim::Problem problem =
       optim::make_problem(a.function, a.dim, {.condition_number = a.condition_number, .seed = a.seed});
-  const DType dtype = parse_dtype(a.dtype);
-  std::vector<double> x0 = a.x0.empty() ? problem.x0 : a.x0;
+  const std::vector<double> x0 = a.x0.empty() ? problem.x0 : a.x0;
   DESCENT_CHECK(static_cast<int64_t>(x0.size()) == problem.dim, "--x0 has ", x0.size(), " values, --dim is ",
                 problem.dim);
   DESCENT_CHECK(a.steps >= 0, "--steps = ", a.steps, " must be >= 0");
 
-  Tensor x = Tensor::from(std::span<const double>(x0), {problem.dim}, dtype);
-  x.set_requires_grad(true);
-  auto opt = optim::make_optimizer(a.optimizer, {{"x", x}});
-  optim::apply_settings(*opt, a.settings);
-
-  std::vector<double> grad(static_cast<size_t>(problem.dim));
   std::ostringstream trace;
   trace << std::setprecision(17) << "iteration,f,grad_norm";
   const bool trace_x = problem.dim <= 16;
@@ -62,58 +51,45 @@ int run_minimize(const MinimizeArgs& a) {
     for (int64_t i = 0; i < problem.dim; ++i) trace << ",x" << i;
   trace << "\n";
 
-  int64_t iterations = 0, evaluations = 0;
-  double f = 0.0, grad_norm = 0.0;
-  std::vector<double> xv;
-  const auto evaluate = [&] {
-    xv = dispatch(dtype, [&]<class T>() { return read<T>(x); });
-    f = problem.evaluate(xv, grad);
-    ++evaluations;
-    grad_norm = 0.0;
-    for (double g : grad) grad_norm += g * g;
-    grad_norm = std::sqrt(grad_norm);
-    trace << iterations << "," << f << "," << grad_norm;
+  optim::MinimizeOptions options{
+      .max_iterations = a.steps, .gradient_tolerance = a.tol, .settings = a.settings, .dtype = parse_dtype(a.dtype)};
+  int64_t printed = -1;
+  options.on_evaluation = [&](const optim::Evaluation& e) {
+    trace << e.iteration << "," << e.f << "," << e.grad_norm;
     if (trace_x)
-      for (double v : xv) trace << "," << v;
+      for (double v : e.x) trace << "," << v;
     trace << "\n";
-    if (!a.json && (iterations % std::max<int64_t>(1, a.steps / 10) == 0))
-      std::cout << "iteration " << std::setw(6) << iterations << "  f = " << std::setprecision(10) << f
-                << "  |grad| = " << grad_norm << "\n";
+    // Progress: the first evaluation of every tenth of the iterations (a closure method evaluates several times in
+    // one iteration).
+    if (!a.json && e.iteration != printed && e.iteration % std::max<int64_t>(1, a.steps / 10) == 0) {
+      printed = e.iteration;
+      std::cout << "iteration " << std::setw(6) << e.iteration << "  f = " << std::setprecision(10) << e.f
+                << "  |grad| = " << e.grad_norm << "\n";
+    }
   };
-
-  std::string reason = "max_steps";
-  bool converged = false;
-  evaluate();
-  while (true) {
-    if (!std::isfinite(f) || !std::isfinite(grad_norm)) {
-      reason = "non_finite";
-      break;
-    }
-    if (grad_norm <= a.tol) {
-      reason = "gradient_tolerance";
-      converged = true;
-      break;
-    }
-    if (iterations >= a.steps) break;
-    x.set_grad(Tensor::from(std::span<const double>(grad), {problem.dim}, dtype));
-    opt->step();
-    ++iterations;
-    evaluate();
-  }
+  const optim::MinimizeResult r = optim::minimize(problem.evaluate, x0, a.optimizer, options);
   if (!a.trace.empty()) write_file_atomic(a.trace, trace.str());
 
-  nlohmann::json result = {{"function", problem.name}, {"dim", problem.dim},     {"optimizer", a.optimizer},
-                           {"dtype", a.dtype},         {"x", xv},               {"f", f},
-                           {"grad_norm", grad_norm},   {"iterations", iterations}, {"evaluations", evaluations},
-                           {"converged", converged},   {"reason", reason}};
+  nlohmann::json result = {{"function", problem.name},
+                           {"dim", problem.dim},
+                           {"optimizer", a.optimizer},
+                           {"dtype", a.dtype},
+                           {"x", r.x},
+                           {"f", r.f},
+                           {"grad_norm", r.grad_norm},
+                           {"iterations", r.iterations},
+                           {"evaluations", r.evaluations},
+                           {"converged", r.converged},
+                           {"reason", r.reason}};
   if (problem.minimum) result["f_min"] = *problem.minimum;
   if (a.json) {
     std::cout << result.dump() << std::endl;
   } else {
-    std::cout << "stopped after " << iterations << " iterations (" << reason << "): f = " << std::setprecision(12)
-              << f << ", |grad| = " << grad_norm << "\n";
+    std::cout << "stopped after " << r.iterations << " iterations and " << r.evaluations << " evaluations (" << r.reason
+              << (r.converged ? ", converged" : "") << "): f = " << std::setprecision(12) << r.f
+              << ", |grad| = " << r.grad_norm << "\n";
   }
-  return reason == "non_finite" ? 1 : 0;
+  return r.reason == "non_finite" ? 1 : 0;
 }
 
 }  // namespace
@@ -130,13 +106,21 @@ Run add_minimize(CLI::App& app) {
   sub->add_option("--x0", args->x0, "Starting point, comma-separated (default: the function's customary one)")
       ->delimiter(',');
   sub->add_option("--optimizer", args->optimizer, "Optimizer: " + optimizers)->capture_default_str();
-  sub->add_option("--set", args->settings, "Hyperparameter, PyTorch name: lr=0.01, betas=0.9,0.999, nesterov=true")
+  sub->add_option("--set", args->settings,
+                  "Hyperparameter, PyTorch name: lr=0.01, betas=0.9,0.999, nesterov=true, line_search_fn=strong_wolfe")
       ->allow_extra_args(false);
-  sub->add_option("--steps", args->steps, "Maximum number of iterations")->capture_default_str()
+  sub->add_option("--steps", args->steps,
+                  "Maximum number of iterations (lbfgs/newton-cg/newton get them all as one step's max_iter)")
+      ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--dtype", args->dtype, "float32 or float64")->capture_default_str()
+  sub->add_option("--dtype", args->dtype, "float32 or float64")
+      ->capture_default_str()
       ->check(CLI::IsMember({"float32", "float64"}));
-  sub->add_option("--tol", args->tol, "Stop when the gradient norm is at most this")->capture_default_str();
+  sub->add_option(
+         "--tol", args->tol,
+         "First-order methods: stop when the gradient norm is at most this (lbfgs, newton-cg and newton stop on "
+         "their tolerance_grad and tolerance_change, given with --set)")
+      ->capture_default_str();
   sub->add_option("--condition-number", args->condition_number, "quadratic: condition number")->capture_default_str();
   sub->add_option("--seed", args->seed, "logistic-regression: data set seed")->capture_default_str();
   sub->add_option("--threads", args->threads, "Threads (default: DESCENT_NUM_THREADS or all cores)")

@@ -7,8 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential g++ cmake ninja-build ccache pkg-config
-  # library dependencies
-  libopenblas-dev zlib1g-dev
+  # library dependencies (liblapack-dev: the LAPACK interface Newton's Cholesky calls; OpenBLAS provides it)
+  libopenblas-dev liblapack-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # data, CLI, oneDNN comparison, JSON, distributed training

@@ -91,4 +91,14 @@ void check_beta(std::string_view optimizer, std::string_view key, size_t index, 
                 " is outside [0, 1)");
 }
 
+void check_choice(std::string_view optimizer, std::string_view key, const std::string& value,
+                  const std::vector<std::string>& choices) {
+  std::string list;
+  for (const std::string& c : choices) {
+    if (c == value) return;
+    list += (list.empty() ? "" : ", ") + c;
+  }
+  fail(optimizer, ": ", key, " = '", value, "' is not one of ", list);
+}
+
 }  // namespace descent::optim

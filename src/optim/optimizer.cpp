@@ -30,9 +30,20 @@ double Optimizer::step(const Closure& closure) {
 
 void Optimizer::zero_grad() {
   NoGradGuard no_grad;
-  for (Group& group : groups_)
-    for (Tensor& p : group.params)
-      if (Tensor g = p.grad(); g.defined()) g.zero_();
+  for (Group& group : groups_) {
+    for (Tensor& p : group.params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      // A gradient from backward with create_graph carries its graph: zeroed in place, the next backward would add
+      // to it and differentiate through the old graph too (a Hessian product would take in the old point's).
+      // Replaced by plain zeros instead, as PyTorch's zero_grad detaches it.
+      if (g.requires_grad()) {
+        p.set_grad(Tensor::zeros_like(g));
+      } else {
+        g.zero_();
+      }
+    }
+  }
 }
 
 const std::vector<Tensor>& Optimizer::params(size_t group) const {

@@ -15,9 +15,12 @@
 #include "descent/optim/asgd.hpp"
 #include "descent/optim/lamb.hpp"
 #include "descent/optim/lars.hpp"
+#include "descent/optim/lbfgs.hpp"
 #include "descent/optim/lion.hpp"
 #include "descent/optim/muon.hpp"
 #include "descent/optim/nadam.hpp"
+#include "descent/optim/newton.hpp"
+#include "descent/optim/newton_cg.hpp"
 #include "descent/optim/prodigy.hpp"
 #include "descent/optim/radam.hpp"
 #include "descent/optim/rmsprop.hpp"
@@ -70,6 +73,10 @@ const std::vector<std::pair<std::string, Factory>>& table() {
       {"shampoo", plain<Shampoo>()},
       {"adahessian", plain<AdaHessian>()},
       {"sophia", plain<Sophia>()},
+      // Closure methods: step(closure) only (minimize() and `descent minimize` drive them).
+      {"lbfgs", plain<LBFGS>()},
+      {"newton-cg", plain<NewtonCG>()},
+      {"newton", plain<Newton>()},
   };
   return entries;
 }

@@ -72,6 +72,22 @@ TEST(OptimizerTest, ZeroGradZeroesInPlace) {
   EXPECT_EQ(a.grad().to_vector(), (std::vector<double>{0.0, 0.0}));
 }
 
+// After backward with create_graph the gradient carries its graph; zero_grad must drop it, or the next gradient
+// is added to it and a Hessian-vector product differentiates the old graph as well.
+TEST(OptimizerTest, ZeroGradDropsTheGraphOfACreateGraphGradient) {
+  Tensor a = param({1.0, 2.0});
+  SGD opt({a});
+  sum(a * a * a).backward(Tensor(), false, /*create_graph=*/true);  // ∇ = 3a², H = diag(6a)
+  ASSERT_TRUE(a.grad().requires_grad());
+  opt.zero_grad();
+  EXPECT_FALSE(a.grad().requires_grad());
+  EXPECT_EQ(a.grad().to_vector(), (std::vector<double>{0.0, 0.0}));
+  sum(a * a).backward(Tensor(), false, /*create_graph=*/true);  // ∇ = 2a, H = 2I
+  const Tensor v = Tensor::from({1.0, 1.0}, {2}, kFloat64);
+  const std::vector<Tensor> hv = autograd::grad({sum(a.grad() * v)}, {a});
+  EXPECT_EQ(hv[0].to_vector(), (std::vector<double>{2.0, 2.0}));  // not 2 + 6a
+}
+
 TEST(OptimizerTest, StepWithClosureEvaluatesThenSteps) {
   Tensor a = param({3.0});
   SGD opt({a}, {.lr = 0.25});

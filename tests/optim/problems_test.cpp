@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "descent/optim/closure_method.hpp"
 #include "descent/optim/problems.hpp"
 #include "descent/optim/registry.hpp"
 #include "support/testing.hpp"
@@ -58,7 +59,8 @@ TEST(ProblemsTest, BadNamesAndDimensionsAreErrors) {
   EXPECT_ERROR_MENTIONS(make_problem("quadratic", 3, {.condition_number = 0.5}), "condition_number = 0.5");
 }
 
-// Runs `steps` iterations of an optimizer from the registry with settings, as `descent minimize` does.
+// Runs `steps` steps of an optimizer from the registry with settings: a gradient and step() each for the
+// first-order methods, step(closure) for the closure methods (L-BFGS, Newton-CG, Newton).
 double minimize_with(const std::string& optimizer, const std::vector<std::string>& settings, const Problem& p,
                      int steps) {
   Tensor x = Tensor::from(std::span<const double>(p.x0), {p.dim}, kFloat64);
@@ -66,10 +68,19 @@ double minimize_with(const std::string& optimizer, const std::vector<std::string
   auto opt = make_optimizer(optimizer, {{"x", x}});
   apply_settings(*opt, settings);
   std::vector<double> g(static_cast<size_t>(p.dim));
-  for (int s = 0; s < steps; ++s) {
-    p.evaluate(x.to_vector(), g);
+  const auto gradient = [&] {
+    const double f = p.evaluate(x.to_vector(), g);
     x.set_grad(Tensor::from(std::span<const double>(g), {p.dim}, kFloat64));
-    opt->step();
+    return f;
+  };
+  const bool closure_method = dynamic_cast<ClosureMethodBase*>(opt.get()) != nullptr;
+  for (int s = 0; s < steps; ++s) {
+    if (closure_method) {
+      opt->step(gradient);
+    } else {
+      gradient();
+      opt->step();
+    }
   }
   return p.evaluate(x.to_vector(), g);
 }
@@ -124,8 +135,10 @@ TEST(ConvergenceTest, EveryRegisteredOptimizerDescendsOnTheSphere) {
   for (const std::string& name : optimizer_names()) {
     std::vector<std::string> settings;
     // Sign-based and trust-ratio methods move each coordinate by about lr per step; Adadelta and Prodigy
-    // find their own step size (lr = 1 by design); the rest take a plain lr.
-    if (name == "adadelta" || name == "prodigy" || name == "rprop") {
+    // find their own step size (lr = 1 by design), as do the closure methods (lr = 1 is their first trial
+    // step); the rest take a plain lr.
+    if (name == "adadelta" || name == "prodigy" || name == "rprop" || name == "lbfgs" || name == "newton-cg" ||
+        name == "newton") {
     } else if (name == "lion" || name == "lamb" || name == "lars" || name == "adafactor") {
       settings = {"lr=0.01"};
     } else if (name == "muon") {  // a vector: Muon's AdamW part
@@ -147,7 +160,7 @@ TEST(ConvergenceTest, EveryRegisteredOptimizerDescendsOnTheSphere) {
 TEST(RegistryTest, EveryOptimizerByNameAndAliases) {
   Tensor x = Tensor::zeros({2}, kFloat32);
   x.set_requires_grad(true);
-  EXPECT_GE(optimizer_names().size(), 23u);
+  EXPECT_GE(optimizer_names().size(), 24u);
   for (const std::string& name : optimizer_names()) EXPECT_NO_THROW(make_optimizer(name, {{"x", x}})) << name;
   EXPECT_EQ(make_optimizer("Schedule-Free-AdamW", {{"x", x}})->name(), "ScheduleFreeAdamW");
   EXPECT_EQ(make_optimizer("schedule_free_sgd", {{"x", x}})->name(), "ScheduleFreeSGD");

@@ -18,13 +18,14 @@
 namespace descent::optim {
 
 // A hyperparameter's value: a flag, a count, a number, a tuple of numbers (betas, etas, step_sizes), or a choice
-// by name (Muon's adjust_lr_fn = "match_rms_adamw").
+// by name (Muon's adjust_lr_fn = "match_rms_adamw", L-BFGS's line_search_fn).
 using HyperValue = std::variant<bool, int64_t, double, std::vector<double>, std::string>;
 using HyperMap = std::map<std::string, HyperValue>;
 
 std::string hyper_str(const HyperValue& value);  // "0.001", "true", "0.9,0.999", "original"
 
-// Parses text as the command line gives it ("0.01", "true", "0.9,0.999", "10") into the type of `like`.
+// Parses text as the command line gives it ("0.01", "true", "0.9,0.999", "10", "strong_wolfe") into the type of
+// `like`.
 HyperValue parse_hyper(std::string_view key, std::string_view text, const HyperValue& like);
 
 namespace detail {
@@ -122,5 +123,8 @@ void check_positive(std::string_view optimizer, std::string_view key, double val
 void check_range(std::string_view optimizer, std::string_view key, double value, double lo, double hi,
                  bool hi_inclusive = false);
 void check_beta(std::string_view optimizer, std::string_view key, size_t index, double value);  // [0, 1)
+// value is one of `choices`: "LBFGS: line_search_fn = 'wolfe' is not one of none, strong_wolfe, backtracking".
+void check_choice(std::string_view optimizer, std::string_view key, const std::string& value,
+                  const std::vector<std::string>& choices);
 
 }  // namespace descent::optim

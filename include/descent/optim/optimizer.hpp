@@ -62,7 +62,8 @@ class Optimizer {
   // Evaluates the closure (with grad mode on; it should zero the gradients, compute the loss and call
   // backward), then steps; returns the closure's loss. Methods that re-evaluate the loss override it.
   virtual double step(const Closure& closure);
-  // Zeroes every parameter's gradient in place (arena gradients stay where they are).
+  // Zeroes every parameter's gradient in place (arena gradients stay where they are); a gradient that carries a
+  // graph (backward with create_graph) is replaced by zeros without one.
   void zero_grad();
 
   // True when the next step() differentiates the gradients again (Hessian-vector products: AdaHessian, Sophia).
