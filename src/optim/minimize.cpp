@@ -52,6 +52,10 @@ class AutogradEvaluator : public Evaluator {
  public:
   AutogradEvaluator(Tensor x, const MinimizeOptions& options, const Objective& f)
       : Evaluator(std::move(x), options), f_(f) {}
+  // A gradient left with its graph (create_graph) refers to x: a reference cycle unless it is dropped.
+  ~AutogradEvaluator() override { x_.set_grad(Tensor()); }
+  AutogradEvaluator(const AutogradEvaluator&) = delete;
+  AutogradEvaluator& operator=(const AutogradEvaluator&) = delete;
 
  protected:
   double compute(const std::vector<double>& /*xv*/, std::vector<double>& grad) override {

@@ -46,6 +46,12 @@ void Optimizer::zero_grad() {
   }
 }
 
+void Optimizer::drop_grad_graphs() {
+  for (Group& group : groups_)
+    for (Tensor& p : group.params)
+      if (const Tensor g = p.grad(); g.defined() && g.requires_grad()) p.set_grad(g.detach());
+}
+
 const std::vector<Tensor>& Optimizer::params(size_t group) const {
   DESCENT_CHECK(group < groups_.size(), name(), ": group ", group, " does not exist (", groups_.size(), " groups)");
   return groups_[group].params;

@@ -103,6 +103,12 @@ void SecondOrderBase::hessian_vector(const Closure& closure, Hvp hvp, std::span<
 double SecondOrderBase::run(const Closure& closure) {
   DESCENT_CHECK(closure != nullptr, name(), ": step(closure) got an empty closure");
   begin_step();
+  // However the step ends (an exception from the closure included), the gradients it leaves lose their graphs:
+  // the next step builds its own, and a kept one would hold the parameters in a reference cycle.
+  struct DropGraphsOnExit {
+    SecondOrderBase& self;
+    ~DropGraphsOnExit() { self.drop_grad_graphs(); }
+  } drop_graphs{*this};
   const NewtonLoopOptions& o = loop_options();
   const int64_t max_eval = o.max_eval > 0 ? o.max_eval : std::numeric_limits<int64_t>::max();
   const auto n = static_cast<size_t>(numel_);

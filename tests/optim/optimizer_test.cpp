@@ -86,6 +86,8 @@ TEST(OptimizerTest, ZeroGradDropsTheGraphOfACreateGraphGradient) {
   const Tensor v = Tensor::from({1.0, 1.0}, {2}, kFloat64);
   const std::vector<Tensor> hv = autograd::grad({sum(a.grad() * v)}, {a});
   EXPECT_EQ(hv[0].to_vector(), (std::vector<double>{2.0, 2.0}));  // not 2 + 6a
+  opt.zero_grad();  // the graph of a.grad refers to a (a cycle, as in PyTorch): dropped, or both leak
+  EXPECT_FALSE(a.grad().requires_grad());
 }
 
 TEST(OptimizerTest, StepWithClosureEvaluatesThenSteps) {

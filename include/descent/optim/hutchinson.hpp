@@ -125,9 +125,7 @@ class HessianRule : public Rule<Derived, Options> {
       }
     }
     // The kernels need the gradients' values, not their graphs: cut them off (frees what the graphs hold).
-    for (auto& group : this->groups_)
-      for (Tensor& p : group.params)
-        if (const Tensor grad = p.grad(); grad.defined() && grad.requires_grad()) p.set_grad(grad.detach());
+    this->drop_grad_graphs();
   }
 
   ProbeSource probes_;

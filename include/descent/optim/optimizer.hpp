@@ -100,6 +100,10 @@ class Optimizer {
     std::vector<std::string> keys;
   };
   void add_group_params(const NamedTensors& params);  // checks and appends to groups_
+  // Replaces every gradient that carries a graph (a backward with create_graph) by its detached value. Such a
+  // graph refers to the parameter itself, a reference cycle that would otherwise outlive both: the methods that
+  // need create_graph call this once they have taken their Hessian products.
+  void drop_grad_graphs();
   std::vector<Group> groups_;
 };
 
