@@ -1,6 +1,9 @@
 // The line searches. strong_wolfe follows torch.optim.lbfgs._strong_wolfe branch for branch and operation for
 // operation (so that L-BFGS trajectories match PyTorch's to rounding); Python's min/max are reproduced as written
-// (the first argument wins ties and NaN comparisons).
+// (the first argument wins ties and NaN comparisons). Where f or its slope is not finite (a trial step that
+// overflows, a function unbounded below) PyTorch's search goes on with NaN; this one treats such a point as too far
+// (an upper end of the bracket), steps back a tenth of the bracket when the cubic step is not finite, and stops
+// extrapolating before the step overflows — none of which changes a search that only meets finite values.
 #include "descent/optim/line_search.hpp"
 
 #include <algorithm>
@@ -21,7 +24,14 @@ struct Point {
   double t = 0.0, f = 0.0;
   std::vector<double> g;
   double gtd = 0.0;
+  bool finite() const { return std::isfinite(f) && std::isfinite(gtd); }
 };
+
+// Which end of a two-point bracket is the low one: the lower f (the first on ties), never a non-finite point.
+size_t low_end(const std::vector<Point>& bracket) {
+  if (bracket.size() == 1 || !bracket[1].finite()) return 0;
+  return bracket[0].f <= bracket[1].f ? 0 : 1;
+}
 
 }  // namespace
 
@@ -67,7 +77,7 @@ LineSearchResult strong_wolfe(const LineFunction& phi, std::span<const double> d
   bool done = false;
   int64_t ls_iter = 0;
   while (ls_iter < o.max_ls) {
-    if (now.f > (f + o.c1 * now.t * gtd) || (ls_iter > 1 && now.f >= prev.f)) {
+    if (!now.finite() || now.f > (f + o.c1 * now.t * gtd) || (ls_iter > 1 && now.f >= prev.f)) {
       bracket = {prev, now};
       break;
     }
@@ -84,6 +94,11 @@ LineSearchResult strong_wolfe(const LineFunction& phi, std::span<const double> d
     const double min_step = now.t + 0.01 * (now.t - prev.t);
     const double max_step = now.t * 10;
     const double next = cubic_interpolate(prev.t, prev.f, prev.gtd, now.t, now.f, now.gtd, {{min_step, max_step}});
+    if (!std::isfinite(next)) {  // the step would overflow: take the current one, which decreases f enough
+      bracket = {now};
+      done = true;
+      break;
+    }
     prev = std::move(now);
     now = Point{};
     now.t = next;
@@ -98,12 +113,15 @@ LineSearchResult strong_wolfe(const LineFunction& phi, std::span<const double> d
 
   // Zoom (N&W Algorithm 3.6): shrink the bracket until a point satisfies the conditions.
   bool insuf_progress = false;
-  size_t low = 0, high = 1;
-  if (!(bracket.front().f <= bracket.back().f)) std::swap(low, high);
+  size_t low = low_end(bracket), high = 1 - low;
   while (!done && ls_iter < o.max_ls) {
     if (std::abs(bracket[1].t - bracket[0].t) * d_norm < o.tolerance_change) break;  // bracket too small
-    double trial =
-        cubic_interpolate(bracket[0].t, bracket[0].f, bracket[0].gtd, bracket[1].t, bracket[1].f, bracket[1].gtd);
+    // With a non-finite high end the cubic degenerates (to the midpoint, or NaN): step back to a tenth of the way
+    // from the low end instead, since an overflowing step is usually too long by orders of magnitude.
+    double trial = !bracket[high].finite() ? bracket[low].t + 0.1 * (bracket[high].t - bracket[low].t)
+                                           : cubic_interpolate(bracket[0].t, bracket[0].f, bracket[0].gtd, bracket[1].t,
+                                                               bracket[1].f, bracket[1].gtd);
+    if (!std::isfinite(trial)) trial = 0.5 * (bracket[0].t + bracket[1].t);
     // Too close to an end of the bracket: if the previous trial was too, or the new one is outside, move it to a
     // tenth of the bracket's length from the nearer end.
     const double b_max = py_max(bracket[0].t, bracket[1].t);
@@ -125,10 +143,10 @@ LineSearchResult strong_wolfe(const LineFunction& phi, std::span<const double> d
     p.gtd = dot(p.g, d);
     ++ls_iter;
 
-    if (p.f > (f + o.c1 * p.t * gtd) || p.f >= bracket[low].f) {
+    if (!p.finite() || p.f > (f + o.c1 * p.t * gtd) || p.f >= bracket[low].f) {
       // Not a sufficient decrease, or not below the low end: the trial becomes the high end.
       bracket[high] = std::move(p);
-      low = bracket[0].f <= bracket[1].f ? 0 : 1;
+      low = low_end(bracket);
       high = 1 - low;
     } else {
       if (std::abs(p.gtd) <= -o.c2 * gtd) {

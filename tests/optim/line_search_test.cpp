@@ -98,6 +98,40 @@ TEST(LineSearchTest, EveryStepOfLBFGSWithStrongWolfeMeetsTheConditions) {
   }
 }
 
+// φ(t) = exp(x) − 2x at x = −30 + t·d, d = 2e13 (the Newton step there): the first trial overflows to +inf.
+// PyTorch's search would go on with NaN (or halve the step); this one treats the trial as too far and steps back
+// by tenths.
+TEST(LineSearchTest, StrongWolfeStepsBackFromAnOverflowingTrial) {
+  const double x0 = -30.0, d = 2e13;
+  const LineFunction phi = [&](double t, std::span<double> g) {
+    const double x = x0 + t * d;
+    g[0] = std::exp(x) - 2.0;
+    return std::exp(x) - 2.0 * x;
+  };
+  std::vector<double> g0(1);
+  const double f0 = phi(0.0, g0);
+  const std::vector<double> dir{d};
+  const LineSearchResult r = strong_wolfe(phi, dir, 1.0, f0, g0, g0[0] * d, {.max_ls = 2000});
+  ASSERT_TRUE(std::isfinite(r.f));
+  EXPECT_GT(r.t, 0.0);
+  EXPECT_LE(r.f, f0 + 1e-4 * r.t * g0[0] * d);
+  EXPECT_LT(r.evaluations, 25);  // tenfold shorter trials: 2e13 is 13 orders of magnitude too long
+}
+
+// φ(t) = −t has no minimum: the search extrapolates tenfold per trial until the step would overflow, then
+// takes the last finite one, instead of going on with infinities and NaN.
+TEST(LineSearchTest, StrongWolfeStopsOnAFunctionUnboundedBelow) {
+  const LineFunction phi = [](double t, std::span<double> g) {
+    g[0] = -1.0;
+    return -t;
+  };
+  const std::vector<double> g0{-1.0}, dir{1.0};
+  const LineSearchResult r = strong_wolfe(phi, dir, 1.0, 0.0, g0, -1.0, {.max_ls = 2000});
+  EXPECT_TRUE(std::isfinite(r.t) && std::isfinite(r.f));
+  EXPECT_GT(r.t, 1e300);
+  EXPECT_LT(r.evaluations, 400);
+}
+
 TEST(LineSearchTest, BacktrackingMeetsArmijoAndGivesUpWithoutDescent) {
   // f(x) = x⁴ from x = 1 along −f'(1) = −4: t = 1 lands at −3 (f = 81), so it must shrink.
   const LineFunction quartic = [](double t, std::span<double> g) {

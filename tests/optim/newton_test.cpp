@@ -150,6 +150,17 @@ TEST(NewtonCGTest, AutogradAndFiniteDifferencesReachTheSameMinimum) {
   EXPECT_LT(exact.evaluations, differences.evaluations);
 }
 
+// f = exp(x) − 2x from x = −30: the Newton step (≈ 2e13) overflows f; the line search steps back, and the run
+// reaches x = ln 2 with the Hessian by double backward.
+TEST(NewtonCGTest, RecoversFromAnOverflowingNewtonStep) {
+  const Objective f = [](const Tensor& x) { return sum(exp(x) - 2.0 * x); };
+  for (const char* method : {"newton-cg", "newton"}) {
+    const MinimizeResult r = minimize(f, std::vector<double>{-30.0}, method, {.max_iterations = 200});
+    EXPECT_TRUE(r.converged) << method << ": " << r.reason;
+    EXPECT_NEAR(r.x[0], std::log(2.0), 1e-9) << method;
+  }
+}
+
 TEST(NewtonTest, DampedCholeskyShiftsIndefiniteMatricesOnly) {
   // Positive definite: τ = 0 and the plain solution.
   std::vector<double> b = {1.0, 2.0};

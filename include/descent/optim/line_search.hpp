@@ -6,6 +6,8 @@
 // Optimization (2nd ed.), Algorithms 3.5 and 3.6 — accepting t when
 //   f(x + t·d) ≤ f(x) + c1·t·∇f(x)·d          (sufficient decrease, Armijo)
 //   |∇f(x + t·d)·d| ≤ c2·|∇f(x)·d|             (strong curvature)
+// Unlike PyTorch's, it treats a trial where f or its slope is not finite (an overflow) as too far and steps back
+// by tenths, and stops extrapolating before the step overflows, where PyTorch's goes on with NaN.
 // backtracking tries t, then shrinks it by safeguarded quadratic interpolation (N&W §3.5, kept within [0.1, 0.5]
 // of the previous trial) until the sufficient-decrease condition holds.
 #pragma once
