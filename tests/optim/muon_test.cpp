@@ -105,7 +105,7 @@ TEST(MuonTest, ConvolutionKernelsAreOrthogonalisedAsFanInByFanOut) {
   // U = g + μ((1 − μ)g − g) (Nesterov, zero momentum buffer).
   Tensor w = Tensor::zeros({3, 3, 2, 4}, kFloat64);
   w.set_requires_grad(true);
-  const MuonOptions o{.lr = 0.1, .weight_decay = 0.0};
+  const MuonOptions o{.lr = 0.1, .weight_decay = 0.0, .adjust_lr_fn = "original"};
   Muon opt({w}, o);
   Tensor g = testing::sample({3, 3, 2, 4}, kFloat64, 5);
   w.set_grad(g);
@@ -122,13 +122,13 @@ TEST(MuonTest, ConvolutionKernelsAreOrthogonalisedAsFanInByFanOut) {
 TEST(MuonTest, MatricesKeepAMomentumBufferVectorsAdamWMoments) {
   const StateDict saved = testing::expect_extra_round_trip<Muon>(
       MuonOptions{.lr = 0.05, .adamw_lr = 0.01},
-      MuonOptions{.lr = 0.02, .nesterov = false, .adjust_lr_fn = "match_rms_adamw", .maximize = true});
+      MuonOptions{.lr = 0.02, .nesterov = false, .adjust_lr_fn = "original", .maximize = true});
   EXPECT_EQ(testing::state_shapes(saved, "0"), (std::map<std::string, Shape>{{"momentum_buffer", {2, 3}}}));
   EXPECT_EQ(testing::state_shapes(saved, "1"), (std::map<std::string, Shape>{{"exp_avg", {4}}, {"exp_avg_sq", {4}}}));
 }
 
 TEST(MuonTest, AdjustedLearningRates) {
-  const MuonOptions original{.lr = 0.1};
+  const MuonOptions original{.lr = 0.1, .adjust_lr_fn = "original"};
   EXPECT_DOUBLE_EQ(muon_adjusted_lr(original, 8, 2), 0.1 * 2.0);
   EXPECT_DOUBLE_EQ(muon_adjusted_lr(original, 2, 8), 0.1);
   EXPECT_DOUBLE_EQ(muon_adjusted_lr({.lr = 0.1, .adjust_lr_fn = "match_rms_adamw"}, 2, 16), 0.1 * 0.2 * 4.0);
@@ -140,9 +140,10 @@ TEST(MuonTest, ByNameWithSettings) {
   w.set_requires_grad(true);
   auto opt = make_optimizer("Muon", {{"w", w}});
   EXPECT_EQ(opt->name(), "Muon");
-  EXPECT_EQ(opt->lr(), 0.02);
-  apply_settings(*opt, {"adjust_lr_fn=match_rms_adamw", "ns_steps=3"});
+  EXPECT_EQ(opt->lr(), 1e-3);
   EXPECT_EQ(std::get<std::string>(opt->get("adjust_lr_fn")), "match_rms_adamw");
+  apply_settings(*opt, {"adjust_lr_fn=original", "ns_steps=3"});
+  EXPECT_EQ(std::get<std::string>(opt->get("adjust_lr_fn")), "original");
   EXPECT_EQ(std::get<int64_t>(opt->get("ns_steps")), 3);
   EXPECT_ERROR_MENTIONS(apply_settings(*opt, {"adjust_lr_fn=rms"}),
                         "Muon: adjust_lr_fn = 'rms' is not one of original (torch's None), match_rms_adamw");
