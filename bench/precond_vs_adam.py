@@ -7,9 +7,9 @@ adam, muon, …) so that load from other processes spreads over all of them, and
 milliseconds per training step (forward, backward and update: the whole step a user waits for) and its ratio to
 Adam's. Only the standard library is needed:
     python3 bench/precond_vs_adam.py --descent build/release/descent [--rows 12800] [--rounds 3] [--threads 1]
-        [--optimizers adam,muon,shampoo] [--set shampoo:precondition_frequency=50 …]
-The Hessian-based optimizers (adahessian, sophia) need fit to run the backward pass with create_graph; until it
-does, `descent train` cannot run them.
+        [--optimizers adam,muon,shampoo,adahessian,sophia] [--set shampoo:precondition_frequency=50 …]
+The Hessian-based optimizers (adahessian, sophia) pay for the recorded backward pass (create_graph) that fit runs
+for them, so their figure includes it.
 """
 import argparse
 import json

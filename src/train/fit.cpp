@@ -15,6 +15,7 @@
 #include "descent/autograd/grad_mode.hpp"
 #include "descent/data/dataset.hpp"
 #include "descent/optim/clip.hpp"
+#include "descent/optim/closure_method.hpp"
 #include "descent/train/progress.hpp"
 #include "descent/train/sequential.hpp"
 #include "tensor_stats.hpp"
@@ -115,6 +116,8 @@ bool Sequential::grads_finite() const {
 
 Sequential::StepOutcome Sequential::step_on_batch(const Tensor& xb, const Tensor& yb, OutputPlan plan,
                                                   const StepContext* context) {
+  if (auto* method = dynamic_cast<optim::ClosureMethodBase*>(optimizer_.get()))
+    return closure_step_on_batch(*method, xb, yb, plan, context);
   zero_grad();
   double batch_loss;
   bool finite;
@@ -134,6 +137,52 @@ Sequential::StepOutcome Sequential::step_on_batch(const Tensor& xb, const Tensor
   if (context && context->clip_norm) optim::clip_grad_norm(parameters(), *context->clip_norm);
   optimizer_->step();
   return {batch_loss, true};
+}
+
+Sequential::StepOutcome Sequential::closure_step_on_batch(optim::ClosureMethodBase& method, const Tensor& xb,
+                                                          const Tensor& yb, OutputPlan plan,
+                                                          const StepContext* context) {
+  DESCENT_CHECK(!context || !context->clip_norm, "Sequential::fit: clip_norm does not apply to ", method.name(),
+                ", whose line search and curvature pairs need the gradient itself; leave clipping off");
+  struct FirstEvaluationNotFinite {};  // thrown out of the closure before the method has moved anything
+  bool first = true;
+  double first_loss = 0.0;
+  const optim::Closure closure = [&] {
+    zero_grad();
+    const Tensor y_pred = forward_train(xb, plan);
+    const Tensor loss = (plan == OutputPlan::Plain ? *loss_ : *logits_loss_)(y_pred, yb);
+    loss.backward(Tensor(), false, method.wants_graph());  // Newton's Hessian products by double backward
+    const double value = loss.item();
+    if (std::exchange(first, false)) {
+      first_loss = value;
+      if (context)
+        for (const auto& cb : context->callbacks) cb->on_after_backward(context->batch, value);
+      if (!std::isfinite(value) || !grads_finite()) throw FirstEvaluationNotFinite{};
+      if (context)
+        for (const auto& m : metrics_) m->update(y_pred, yb, plan != OutputPlan::Plain);
+    }
+    return value;
+  };
+  // The parameters as they were, to undo a step that ends on NaN or infinity (a step without line search that
+  // overshoots): like any other optimizer's, a non-finite step is never applied.
+  const nn::ParamArena& arena = this->arena();
+  std::vector<std::pair<Tensor, Tensor>> saved;
+  for (DType dtype : {kFloat32, kFloat64})
+    if (arena.buffer_size(dtype) > 0) saved.emplace_back(arena.params_tensor(dtype), arena.params_tensor(dtype).clone());
+  try {
+    method.step(closure);
+  } catch (const FirstEvaluationNotFinite&) {
+    return {first_loss, false};
+  }
+  if (method.last_step().reason != "non_finite") return {first_loss, true};
+  {
+    NoGradGuard no_grad;
+    for (auto& [params, copy] : saved) params.copy_(copy);
+  }
+  std::ostringstream what;
+  what << method.name() << "'s step met a non-finite loss or gradient after " << method.last_step().evaluations
+       << " evaluations (the batch's own loss was " << first_loss << "); the parameters were put back";
+  return {method.last_step().loss.value_or(std::nan("")), false, what.str()};
 }
 
 std::string Sequential::trace_non_finite(const Tensor& xb, const Tensor& yb, OutputPlan plan, double loss) {
@@ -297,7 +346,8 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
                 : "the loss is " + std::string(std::isnan(outcome.loss) ? "NaN" : "infinite");
         const std::string where = " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(step + 1) +
                                   " of " + std::to_string(steps) + " (step " + std::to_string(epoch * steps + step + 1) +
-                                  "); " + trace_non_finite(xb, yb, plan, outcome.loss);
+                                  "); " +
+                                  (outcome.where.empty() ? trace_non_finite(xb, yb, plan, outcome.loss) : outcome.where);
         if (interactive) out << '\n';
         if (skip) {
           out << "Skipping a batch (skip_non_finite): " << what << where << '\n' << std::flush;

@@ -8,6 +8,7 @@
 #include "descent/core/error.hpp"
 #include "descent/core/random.hpp"
 #include "descent/data/dataset.hpp"
+#include "descent/optim/closure_method.hpp"
 #include "descent/train/chart.hpp"
 #include "descent/train/sequential.hpp"
 
@@ -103,6 +104,10 @@ LrFinderResult find_lr(Sequential& model, const Tensor& x, const Tensor& y_in, c
   const int64_t per_epoch = loader.size();
 
   model.prepare_training(x);  // the snapshot needs the layers built and the optimizer made
+  DESCENT_CHECK(dynamic_cast<const optim::ClosureMethodBase*>(&model.optimizer()) == nullptr, "find_lr: ",
+                model.optimizer().name(),
+                " chooses its own step length (a line search or a Newton step), so a learning-rate range test says "
+                "nothing about it; use a first-order optimizer");
   Snapshot snapshot(model);
   LrFinderResult r;
   try {

@@ -145,6 +145,9 @@ TEST(LrFinderTest, RefusesBadOptionsAndUncompiledModels) {
   EXPECT_ERROR_MENTIONS(find_lr(*model, x, y.slice(0, 0, 10), {}), "same number of rows");
   Sequential uncompiled({Dense(1, "linear", 4)});
   EXPECT_ERROR_MENTIONS(find_lr(uncompiled, x, y, {}), "not compiled");
+  Sequential by_line_search({Dense(1, "linear", 4)});
+  by_line_search.compile("lbfgs", "mse");
+  EXPECT_ERROR_MENTIONS(find_lr(by_line_search, x, y, {}), "find_lr: LBFGS chooses its own step length");
 }
 
 TEST(LrFinderTest, DivergingFromTheStartIsAnErrorAndRestoresTheModel) {

@@ -13,6 +13,8 @@
 #include "descent/nn/linear.hpp"
 #include "descent/nn/loss.hpp"
 #include "descent/optim/adam.hpp"
+#include "descent/optim/closure_method.hpp"
+#include "descent/optim/registry.hpp"
 #include "descent/optim/sgd.hpp"
 #include "support/testing.hpp"
 #include "toy_data.hpp"
@@ -72,6 +74,59 @@ TEST(SequentialTest, FitTrainsWithTheSecondOrderOptimizers) {
     const History h = model.fit(x, y, quiet(5));
     EXPECT_LT(h["loss"].back(), h["loss"].front()) << name;
   }
+}
+
+// L-BFGS, Newton-CG and Newton evaluate the batch several times per step: fit hands them a closure over the batch
+// (full-batch training here: one step per epoch). Newton-CG takes its Hessian products by double backward, so
+// the closure's backward records its graph.
+OptimizerFactory named_with(const std::string& name, std::vector<std::string> settings) {
+  return [=](const optim::NamedTensors& params) {
+    std::unique_ptr<optim::Optimizer> opt = optim::make_optimizer(name, params);
+    optim::apply_settings(*opt, settings);
+    return opt;
+  };
+}
+
+TEST(SequentialTest, FitTrainsFullBatchWithTheClosureMethods) {
+  const auto [x, y] = blobs(120, kFloat64);
+  for (const std::string name : {"lbfgs", "newton-cg", "newton"}) {
+    manual_seed(3);
+    Sequential model({Dense(8, {.activation = "tanh", .dtype = kFloat64}, 2),
+                      Dense(3, {.activation = "softmax", .dtype = kFloat64})});
+    model.compile(named_with(name, {name == "lbfgs" ? "line_search_fn=strong_wolfe" : "max_iter=10"}),
+                  "sparse_categorical_crossentropy", {"accuracy"});
+    FitOptions o = quiet(5);
+    o.batch_size = 120;
+    const History h = model.fit(x, y, o);
+    EXPECT_LT(h["loss"].back(), 0.05) << name;  // from ~1.1
+    EXPECT_EQ(h["accuracy"].back(), 1.0) << name;
+    const auto& method = dynamic_cast<const optim::ClosureMethodBase&>(model.optimizer());
+    EXPECT_GT(method.evaluations(), 5) << name;  // several evaluations per step
+    EXPECT_GT(method.iterations(), 5) << name;
+    // The loss fit reports for an epoch is the batch's loss before that epoch's step (no higher after it).
+    EXPECT_LE(model.evaluate(x, y, {.verbose = 0}).at("loss"), h["loss"].back()) << name;
+  }
+}
+
+// A closure method's step that ends on NaN (L-BFGS without a line search, at a huge step length) is undone, like
+// any non-finite step: an error naming the method, or with skip_non_finite a skipped batch; clipping is refused.
+TEST(SequentialTest, FitUndoesAClosureMethodStepThatEndsOnNonFiniteValues) {
+  const auto [x, y] = blobs(60, kFloat64);
+  manual_seed(3);
+  Sequential model({Dense(8, {.activation = "tanh", .dtype = kFloat64}, 2),
+                      Dense(3, {.activation = "softmax", .dtype = kFloat64})});
+  model.compile(named_with("lbfgs", {"lr=1e300"}), "sparse_categorical_crossentropy");
+  std::vector<std::vector<double>> before;
+  for (const Tensor& p : model.parameters()) before.push_back(p.to_vector());
+  FitOptions o = quiet(2);
+  o.batch_size = 60;
+  EXPECT_ERROR_MENTIONS(model.fit(x, y, o), "LBFGS's step met a non-finite loss or gradient after");
+  o.skip_non_finite = true;
+  const History h = model.fit(x, y, o);
+  EXPECT_EQ(h["skipped_batches"], (std::vector<double>{1.0, 1.0}));
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(model.parameters()[i].to_vector(), before[i]) << i;
+  o.clip_norm = 1.0;
+  EXPECT_ERROR_MENTIONS(model.fit(x, y, o), "clip_norm does not apply to LBFGS");
 }
 
 TEST(SequentialTest, HistoryHoldsKerasKeysPerEpoch) {

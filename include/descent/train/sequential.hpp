@@ -31,6 +31,10 @@
 #include "descent/train/history.hpp"
 #include "descent/train/metrics.hpp"
 
+namespace descent::optim {
+class ClosureMethodBase;
+}
+
 namespace descent::nn {
 class Dense;
 }
@@ -246,10 +250,15 @@ class Sequential : public nn::Module {
   struct StepOutcome {
     double loss;
     bool finite;  // the loss and every gradient: the step was applied
+    std::string where = {};  // set when the step itself met non-finite values (what trace_non_finite would say)
   };
   // zero_grad, forward, loss, backward, and (with a context) the batch's metrics, on_after_backward and clipping;
   // then the optimizer's step unless the loss or a gradient is not finite.
   StepOutcome step_on_batch(const Tensor& xb, const Tensor& yb, OutputPlan plan, const StepContext* context);
+  // The same for L-BFGS, Newton-CG and Newton, which evaluate the batch several times per step: the first
+  // evaluation gives the loss, metrics and on_after_backward; a step that ends on non-finite values is undone.
+  StepOutcome closure_step_on_batch(optim::ClosureMethodBase& method, const Tensor& xb, const Tensor& yb,
+                                    OutputPlan plan, const StepContext* context);
   bool grads_finite() const;  // every parameter's gradient
   // For the error (or skip notice) of a non-finite step: where the values first became NaN or infinite.
   std::string trace_non_finite(const Tensor& xb, const Tensor& yb, OutputPlan plan, double loss);
