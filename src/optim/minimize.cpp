@@ -2,9 +2,11 @@
 // first-order methods, step(closure) with the whole budget for the closure methods.
 #include "descent/optim/minimize.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "descent/autograd/function.hpp"
 #include "descent/optim/closure_method.hpp"
 #include "descent/optim/registry.hpp"
 
@@ -34,11 +36,15 @@ class Evaluator {
   double f() const { return f_; }
   double grad_norm() const { return grad_norm_; }
   int64_t iteration = 0;  // what on_evaluation reports; the driver keeps it current
-  bool create_graph = false;
+  bool create_graph = false;  // a function of ops: backward with create_graph
+  // A function with its own gradient: a gradient whose backward gives Hessian-vector products by finite
+  // differences (for AdaHessian and Sophia; Newton-CG and Newton take their own finite differences instead).
+  bool hessian_products = false;
 
  protected:
   // f(xv); leaves ∇f in the parameter's .grad and in grad.
   virtual double compute(const std::vector<double>& xv, std::vector<double>& grad) = 0;
+  void count_evaluation() { ++evaluations_; }  // one made for a Hessian-vector product (not traced)
   Tensor x_;
 
  private:
@@ -78,12 +84,43 @@ class GradientEvaluator : public Evaluator {
  public:
   GradientEvaluator(Tensor x, const MinimizeOptions& options, const ObjectiveWithGradient& f)
       : Evaluator(std::move(x), options), f_(f) {}
+  ~GradientEvaluator() override { x_.set_grad(Tensor()); }  // see AutogradEvaluator
+  GradientEvaluator(const GradientEvaluator&) = delete;
+  GradientEvaluator& operator=(const GradientEvaluator&) = delete;
 
  protected:
   double compute(const std::vector<double>& xv, std::vector<double>& grad) override {
     const double f = f_(xv, grad);
-    x_.set_grad(Tensor::from(std::span<const double>(grad), x_.shape(), x_.dtype()));
+    Tensor g = Tensor::from(std::span<const double>(grad), x_.shape(), x_.dtype());
+    x_.set_grad(hessian_products ? with_hessian_products(std::move(g), xv, grad) : g);
     return f;
+  }
+
+ private:
+  // ∇f recorded as a function of x whose backward is a Hessian-vector product by a forward difference of the
+  // given gradient, (∇f(x + εv) − ∇f(x))/ε with Newton-CG's ε: what AdaHessian and Sophia differentiate when f
+  // comes with its own gradient. Each product costs (and counts as) one more evaluation.
+  Tensor with_hessian_products(Tensor g, const std::vector<double>& xv, const std::vector<double>& grad) {
+    const double eps = x_.dtype() == kFloat32 ? std::numeric_limits<float>::epsilon()
+                                              : std::numeric_limits<double>::epsilon();
+    return autograd::record("finite_difference_hessian", std::move(g), {x_}, [this, xv, grad, eps](const Tensor& v) {
+      const std::vector<double> vv = v.to_vector();
+      double x_sq = 0.0, v_sq = 0.0;
+      for (size_t i = 0; i < vv.size(); ++i) {
+        x_sq += xv[i] * xv[i];
+        v_sq += vv[i] * vv[i];
+      }
+      std::vector<double> hv(vv.size(), 0.0);
+      if (v_sq > 0.0) {
+        const double h = std::sqrt(eps) * std::max(1.0, std::sqrt(x_sq)) / std::sqrt(v_sq);
+        std::vector<double> moved(xv);
+        for (size_t i = 0; i < vv.size(); ++i) moved[i] += h * vv[i];
+        f_(moved, hv);
+        count_evaluation();
+        for (size_t i = 0; i < vv.size(); ++i) hv[i] = (hv[i] - grad[i]) / h;
+      }
+      return std::vector<Tensor>{Tensor::from(std::span<const double>(hv), v.shape(), v.dtype())};
+    });
   }
 
  private:
@@ -93,6 +130,7 @@ class GradientEvaluator : public Evaluator {
 bool finite(double f, double grad_norm) { return std::isfinite(f) && std::isfinite(grad_norm); }
 
 void first_order(Optimizer& opt, Evaluator& evaluate, const MinimizeOptions& o, MinimizeResult& r) {
+  evaluate.create_graph = evaluate.hessian_products = opt.needs_create_graph();  // AdaHessian, Sophia
   evaluate();
   while (true) {
     if (!finite(evaluate.f(), evaluate.grad_norm())) {
@@ -114,6 +152,7 @@ void first_order(Optimizer& opt, Evaluator& evaluate, const MinimizeOptions& o, 
     }
     opt.step();
     evaluate.iteration = ++r.iterations;
+    evaluate.create_graph = evaluate.hessian_products = opt.needs_create_graph();
     evaluate();
   }
 }

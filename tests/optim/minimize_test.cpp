@@ -109,6 +109,36 @@ TEST(MinimizeTest, ObjectivesWrittenWithOpsAreDifferentiatedByAutograd) {
   }
 }
 
+// AdaHessian and Sophia differentiate the gradient once more: through the recorded backward for a function of ops,
+// through a forward difference of the gradient (one more evaluation per Hessian-vector product) for a function
+// with its own. Both roads give the same run, to the difference's accuracy.
+TEST(MinimizeTest, HessianDiagonalMethodsTakeBothKindsOfObjective) {
+  const std::vector<double> cv = {1.0, -2.0, 0.5};
+  const Tensor c = Tensor::from(std::span<const double>(cv), {3}, kFloat64);
+  const Objective by_ops = [&](const Tensor& x) { return sum((x - c) * (x - c)) + 0.1 * sum(x * x * x * x); };
+  const ObjectiveWithGradient by_hand = [&](std::span<const double> x, std::span<double> grad) {
+    double f = 0.0;
+    for (size_t i = 0; i < 3; ++i) {
+      f += (x[i] - cv[i]) * (x[i] - cv[i]) + 0.1 * std::pow(x[i], 4);
+      grad[i] = 2.0 * (x[i] - cv[i]) + 0.4 * std::pow(x[i], 3);
+    }
+    return f;
+  };
+  const std::vector<double> x0 = {0.0, 0.0, 0.0};
+  for (const auto& [name, settings] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"adahessian", {"lr=0.1"}}, {"sophia", {"lr=0.05", "weight_decay=0", "update_period=5"}}}) {
+    const MinimizeOptions o{.max_iterations = 100, .settings = settings};
+    const MinimizeResult a = minimize(by_ops, x0, name, o);
+    const MinimizeResult b = minimize(by_hand, x0, name, o);
+    const int64_t products = name == "adahessian" ? 100 : 20;  // Sophia: every update_period steps
+    EXPECT_EQ(a.evaluations, 101) << name;
+    EXPECT_EQ(b.evaluations, 101 + products) << name;
+    std::vector<double> g0(3);
+    EXPECT_LT(a.f, 0.5 * by_hand(x0, g0)) << name;
+    for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(a.x[i], b.x[i], 1e-6) << name << " " << i;
+  }
+}
+
 TEST(MinimizeTest, BadInputIsRefusedNamingIt) {
   const Objective vector_valued = [](const Tensor& x) { return x * 2.0; };
   EXPECT_ERROR_MENTIONS(minimize(vector_valued, std::vector<double>{1.0, 2.0}, "sgd"),
