@@ -17,7 +17,11 @@ namespace {
 class Evaluator {
  public:
   Evaluator(Tensor x, const MinimizeOptions& options) : x_(std::move(x)), options_(options) {}
-  virtual ~Evaluator() = default;
+  // A gradient left with a graph (create_graph, or the finite-difference Hessian products) refers to x: a
+  // reference cycle unless it is dropped.
+  virtual ~Evaluator() { x_.set_grad(Tensor()); }
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
 
   double operator()() {
     const auto n = static_cast<size_t>(x_.numel());
@@ -58,10 +62,6 @@ class AutogradEvaluator : public Evaluator {
  public:
   AutogradEvaluator(Tensor x, const MinimizeOptions& options, const Objective& f)
       : Evaluator(std::move(x), options), f_(f) {}
-  // A gradient left with its graph (create_graph) refers to x: a reference cycle unless it is dropped.
-  ~AutogradEvaluator() override { x_.set_grad(Tensor()); }
-  AutogradEvaluator(const AutogradEvaluator&) = delete;
-  AutogradEvaluator& operator=(const AutogradEvaluator&) = delete;
 
  protected:
   double compute(const std::vector<double>& /*xv*/, std::vector<double>& grad) override {
@@ -84,9 +84,6 @@ class GradientEvaluator : public Evaluator {
  public:
   GradientEvaluator(Tensor x, const MinimizeOptions& options, const ObjectiveWithGradient& f)
       : Evaluator(std::move(x), options), f_(f) {}
-  ~GradientEvaluator() override { x_.set_grad(Tensor()); }  // see AutogradEvaluator
-  GradientEvaluator(const GradientEvaluator&) = delete;
-  GradientEvaluator& operator=(const GradientEvaluator&) = delete;
 
  protected:
   double compute(const std::vector<double>& xv, std::vector<double>& grad) override {
