@@ -15,5 +15,6 @@ Run add_bench(CLI::App& app);
 Run add_train(CLI::App& app);
 Run add_lr_find(CLI::App& app);
 Run add_compare(CLI::App& app);
+Run add_evaluate(CLI::App& app);
 
 }  // namespace descent::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       {"train", descent::cli::add_train(app)},
       {"lr-find", descent::cli::add_lr_find(app)},
       {"compare", descent::cli::add_compare(app)},
+      {"evaluate", descent::cli::add_evaluate(app)},
   };
   try {
     app.parse(argc, argv);
