@@ -15,6 +15,8 @@ PACKAGES=(
   dataset-fashion-mnist libdnnl-dev libcli11-dev nlohmann-json3-dev openmpi-bin libopenmpi-dev
   # the test that renders descent compare's report.html in a headless browser
   chromium
+  # the libFuzzer targets (scripts/fuzz.sh): clang, and its OpenMP runtime
+  clang libomp-14-dev
 )
 
 log() { printf '[setup] %s\n' "$*"; }

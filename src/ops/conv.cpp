@@ -133,8 +133,11 @@ std::array<int64_t, 3> column_strides(const Window& g) {  // {channel, kernel ro
 // touches only that image's rows and input, so images run in parallel.
 template <class Visit>
 void for_each_tap(const Window& g, Visit visit) {
-  const auto [sn, sc, sy, sx] = g.strides(g.c, g.h, g.w);
-  const auto [kc, ki, kj] = column_strides(g);
+  // Named copies rather than structured bindings: clang before 16 cannot capture bindings in a lambda.
+  const auto strides = g.strides(g.c, g.h, g.w);
+  const int64_t sn = strides[0], sc = strides[1], sy = strides[2], sx = strides[3];
+  const std::array<int64_t, 3> columns = column_strides(g);
+  const int64_t kc = columns[0], ki = columns[1], kj = columns[2];
   const int64_t k = g.c * g.kh * g.kw;
   const int64_t per_image = g.oh * g.ow * k;
   parallel_for(g.n, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(per_image, 1)),

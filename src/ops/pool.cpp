@@ -39,7 +39,8 @@ struct WindowAt {
 template <class Visit>
 void for_each_window(const Window& g, Visit visit) {
   const auto in = g.strides(g.c, g.h, g.w);
-  const auto [out_n, out_c, out_y, out_x] = g.strides(g.c, g.oh, g.ow);
+  const auto out = g.strides(g.c, g.oh, g.ow);  // not a structured binding: clang < 16 cannot capture those
+  const int64_t out_n = out[0], out_c = out[1], out_y = out[2], out_x = out[3];
   const int64_t planes = g.n * g.c;
   const int64_t per_plane = std::max<int64_t>(g.oh * g.ow * g.kh * g.kw, 1);
   parallel_for(planes, std::max<int64_t>(1, kParallelGrain / per_plane), [&](int64_t p0, int64_t p1) {

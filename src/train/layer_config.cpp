@@ -23,7 +23,11 @@ using Json = nlohmann::ordered_json;
 
 // No parameter built from a config may hold more elements than this (8 GiB of float32): a config is a file, and
 // a file must not make descent allocate whatever size it names.
-constexpr int64_t kMaxParameterElements = int64_t{1} << 31;
+// The fuzz build (DESCENT_FUZZ) lowers the cap so that a model it builds fits the fuzzer's memory limit.
+#ifndef DESCENT_MAX_PARAMETER_ELEMENTS
+#define DESCENT_MAX_PARAMETER_ELEMENTS (int64_t{1} << 31)
+#endif
+constexpr int64_t kMaxParameterElements = DESCENT_MAX_PARAMETER_ELEMENTS;
 
 // One layer's "config" object. Each accessor marks its field as read; finish() refuses the fields nobody read.
 class Fields {

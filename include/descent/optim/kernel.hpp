@@ -19,7 +19,8 @@
 
 #include "descent/core/threading.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(DESCENT_NO_CLONES)
+// GCC only: clang (which also defines __GNUC__) does not support target_clones on function templates.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(DESCENT_NO_CLONES)
 #define DESCENT_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define DESCENT_KERNEL_CLONES
