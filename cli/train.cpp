@@ -2,7 +2,8 @@
 // directory of IDX files of the same names, or a CSV file, with Keras' progress output, then prints the test
 // loss and accuracy. With --json the last line of stdout is one JSON object with the results. --diagnose watches
 // the gradients (train::GradientDiagnostics); a NaN or infinite loss or gradient ends the run with exit code 1 and
-// a message naming the step and the layer (unless --skip-non-finite).
+// a message naming the step and the layer (unless --skip-non-finite). --checkpoint DIR writes checkpoints and
+// --resume DIR continues an interrupted run from the newest complete one (train/checkpoint.hpp).
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -31,11 +32,16 @@ struct TrainArgs : ModelArgs {
   std::string csv_log;
   bool skip_non_finite = false;
   std::optional<double> clip_norm;
+  std::string checkpoint;
+  int64_t checkpoint_every = 0;
+  int64_t checkpoint_keep = 2;
+  std::string resume;
 };
 
 // Times each epoch (fit's History has the metrics, not the clock).
 class EpochTimer : public train::Callback {
  public:
+  void on_train_begin(train::Logs&) override { start_ = std::chrono::steady_clock::now(); }  // a resumed epoch
   void on_epoch_begin(int64_t, train::Logs&) override { start_ = std::chrono::steady_clock::now(); }
   void on_epoch_end(int64_t, train::Logs&) override {
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
@@ -68,6 +74,9 @@ int run_train(const TrainArgs& a) {
     callbacks.push_back(diagnostics);
   }
   if (!a.csv_log.empty()) callbacks.push_back(std::make_shared<train::CSVLogger>(a.csv_log));
+  std::optional<train::CheckpointOptions> checkpoint;
+  if (!a.checkpoint.empty())
+    checkpoint = train::CheckpointOptions{.dir = a.checkpoint, .every_steps = a.checkpoint_every, .keep = a.checkpoint_keep};
   const auto start = std::chrono::steady_clock::now();
   const train::History history = model.fit(d.x_train, d.y_train,
                                             {.epochs = a.epochs,
@@ -77,7 +86,9 @@ int run_train(const TrainArgs& a) {
                                              .verbose = verbose,
                                              .seed = a.seed,
                                              .skip_non_finite = a.skip_non_finite,
-                                             .clip_norm = a.clip_norm});
+                                             .clip_norm = a.clip_norm,
+                                             .checkpoint = checkpoint,
+                                             .resume = a.resume});
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const train::Logs test = model.evaluate(d.x_test, d.y_test, {.batch_size = 256, .verbose = 0});
   if (!a.save.empty()) model.save_weights(a.save);
@@ -143,6 +154,19 @@ Run add_train(CLI::App& app) {
                 "Skip batches whose loss or gradients are NaN/inf instead of stopping with an error");
   sub->add_option("--clip-norm", args->clip_norm, "Clip the gradients to this global L2 norm before each step")
       ->check(CLI::PositiveNumber);
+  auto* checkpoint = sub->add_option("--checkpoint", args->checkpoint,
+                                     "Write checkpoints (weights, optimizer, position, random state, history) to this "
+                                     "directory at the end of each epoch; --resume continues from them");
+  sub->add_option("--checkpoint-every", args->checkpoint_every, "Also write a checkpoint every this many steps")
+      ->check(CLI::NonNegativeNumber)
+      ->needs(checkpoint);
+  sub->add_option("--checkpoint-keep", args->checkpoint_keep, "Keep this many newest checkpoints")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(checkpoint);
+  sub->add_option("--resume", args->resume,
+                  "Continue the run from the newest complete checkpoint in this directory (same command otherwise); "
+                  "the final weights equal those of an uninterrupted run");
   return [args] { return run_train(*args); };
 }
 

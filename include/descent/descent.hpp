@@ -94,6 +94,7 @@
 
 #include "descent/train/callbacks.hpp"
 #include "descent/train/chart.hpp"
+#include "descent/train/checkpoint.hpp"
 #include "descent/train/compare.hpp"
 #include "descent/train/diagnostics.hpp"
 #include "descent/train/history.hpp"

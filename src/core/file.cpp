@@ -18,14 +18,14 @@ namespace {
   fail(what, " '", path, "': ", std::strerror(err));
 }
 
-void sync_directory(const std::filesystem::path& dir) {
+}  // namespace
+
+void sync_directory(const std::string& dir) {
   const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return;  // some file systems refuse to open directories; the rename has happened regardless
   ::fsync(fd);
   ::close(fd);
 }
-
-}  // namespace
 
 void write_file_atomic(const std::string& path, std::string_view contents) {
   const std::filesystem::path target(path);
@@ -58,7 +58,7 @@ void write_file_atomic(const std::string& path, std::string_view contents) {
     ::unlink(tmp.c_str());
     fail_io("cannot replace", path, err);
   }
-  sync_directory(target.parent_path());
+  sync_directory(target.parent_path().string());
 }
 
 }  // namespace descent

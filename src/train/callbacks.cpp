@@ -79,6 +79,20 @@ void check_lr(const std::string& who, double lr) {
   DESCENT_CHECK(std::isfinite(lr) && lr >= 0.0, who, ": learning rate ", lr, " must be finite and >= 0");
 }
 
+// A number a checkpoint's callback state must hold.
+double saved_number(const CallbackState& state, const std::string& who, const std::string& key) {
+  const auto it = state.numbers.find(key);
+  DESCENT_CHECK(it != state.numbers.end(), who, ": the checkpoint's state lacks '", key, "'");
+  return it->second;
+}
+
+int64_t saved_count(const CallbackState& state, const std::string& who, const std::string& key) {
+  const double value = saved_number(state, who, key);
+  DESCENT_CHECK(value >= 0 && value < 9.0e15 && value == std::floor(value), who, ": the checkpoint's '", key,
+                "' = ", value, " is not a count");
+  return static_cast<int64_t>(value);
+}
+
 }  // namespace
 
 Sequential& Callback::model() const {
@@ -138,6 +152,33 @@ void EarlyStopping::on_train_end(Logs& /*logs*/) {
   }
 }
 
+CallbackState EarlyStopping::save_state() const {
+  CallbackState state;
+  state.numbers = {{"wait", static_cast<double>(wait_)},
+                   {"stopped_epoch", static_cast<double>(stopped_epoch_)},
+                   {"best_epoch", static_cast<double>(best_epoch_)}};
+  if (best_) state.numbers["best"] = *best_;
+  state.tensors = best_weights_;
+  return state;
+}
+
+void EarlyStopping::load_state(const CallbackState& state) {
+  const int64_t wait = saved_count(state, "EarlyStopping", "wait");
+  const int64_t stopped = saved_count(state, "EarlyStopping", "stopped_epoch");
+  const int64_t best_epoch = saved_count(state, "EarlyStopping", "best_epoch");
+  const auto best = state.numbers.find("best");
+  const std::vector<Tensor> current = model().get_weights();
+  DESCENT_CHECK(state.tensors.empty() || state.tensors.size() == current.size(), "EarlyStopping: the checkpoint "
+                "holds ", state.tensors.size(), " best-weight tensors, the model has ", current.size());
+  for (size_t i = 0; i < state.tensors.size(); ++i)
+    DESCENT_CHECK(state.tensors[i].shape() == current[i].shape() && state.tensors[i].dtype() == current[i].dtype(),
+                  "EarlyStopping: the checkpoint's best weight ", i, " is ", state.tensors[i].str(), ", the model's is ",
+                  current[i].str());
+  wait_ = wait, stopped_epoch_ = stopped, best_epoch_ = best_epoch;
+  best_ = best == state.numbers.end() ? std::nullopt : std::optional<double>(best->second);
+  best_weights_ = state.tensors;
+}
+
 // ---- ReduceLROnPlateau ------------------------------------------------------------------------------------
 
 ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options) : o_(std::move(options)) {
@@ -179,6 +220,21 @@ void ReduceLROnPlateau::on_epoch_end(int64_t epoch, Logs& logs) {
     cooldown_counter_ = o_.cooldown;
     wait_ = 0;
   }
+}
+
+CallbackState ReduceLROnPlateau::save_state() const {
+  CallbackState state;
+  state.numbers = {{"best", best_},
+                   {"wait", static_cast<double>(wait_)},
+                   {"cooldown_counter", static_cast<double>(cooldown_counter_)}};
+  return state;
+}
+
+void ReduceLROnPlateau::load_state(const CallbackState& state) {
+  const double best = saved_number(state, "ReduceLROnPlateau", "best");
+  const int64_t wait = saved_count(state, "ReduceLROnPlateau", "wait");
+  const int64_t cooldown = saved_count(state, "ReduceLROnPlateau", "cooldown_counter");
+  best_ = best, wait_ = wait, cooldown_counter_ = cooldown;
 }
 
 // ---- LearningRateScheduler --------------------------------------------------------------------------------
@@ -229,6 +285,19 @@ void LearningRateScheduler::on_epoch_end(int64_t epoch, Logs& logs) {
                          << repr(model().optimizer().lr()) << ".\n";
 }
 
+CallbackState LearningRateScheduler::save_state() const {
+  CallbackState state;
+  if (schedule_ && schedule_->attached()) state.schedule = schedule_->state_dict();
+  return state;
+}
+
+void LearningRateScheduler::load_state(const CallbackState& state) {
+  DESCENT_CHECK(static_cast<bool>(schedule_) == state.schedule.has_value(), "LearningRateScheduler: the checkpoint ",
+                state.schedule ? "holds a schedule's state" : "holds no schedule state", ", this callback ",
+                schedule_ ? "drives a schedule" : "calls a function");
+  if (schedule_) schedule_->load_state_dict(*state.schedule);
+}
+
 // ---- ModelCheckpoint --------------------------------------------------------------------------------------
 
 ModelCheckpoint::ModelCheckpoint(std::string path, ModelCheckpointOptions options)
@@ -238,6 +307,17 @@ ModelCheckpoint::ModelCheckpoint(std::string path, ModelCheckpointOptions option
 }
 
 void ModelCheckpoint::on_train_begin(Logs& /*logs*/) {}
+
+CallbackState ModelCheckpoint::save_state() const {
+  CallbackState state;
+  if (best_) state.numbers["best"] = *best_;
+  return state;
+}
+
+void ModelCheckpoint::load_state(const CallbackState& state) {
+  const auto best = state.numbers.find("best");
+  best_ = best == state.numbers.end() ? std::nullopt : std::optional<double>(best->second);
+}
 
 std::string ModelCheckpoint::format_path(int64_t epoch, const Logs& logs) const {
   std::string out;
@@ -323,6 +403,25 @@ void CSVLogger::on_train_begin(Logs& /*logs*/) {
     contents_ = ss.str();
     if (!contents_.empty() && contents_.back() != '\n') contents_ += '\n';
   }
+}
+
+CallbackState CSVLogger::save_state() const {
+  std::string keys;
+  for (const std::string& k : keys_) keys += k + '\n';
+  CallbackState state;
+  state.texts = {{"contents", contents_}, {"keys", keys}};
+  return state;
+}
+
+void CSVLogger::load_state(const CallbackState& state) {
+  const auto contents = state.texts.find("contents"), keys = state.texts.find("keys");
+  DESCENT_CHECK(contents != state.texts.end() && keys != state.texts.end(),
+                "CSVLogger: the checkpoint's state lacks its rows");
+  contents_ = contents->second;
+  keys_.clear();
+  std::istringstream in(keys->second);
+  for (std::string k; std::getline(in, k);) keys_.push_back(k);
+  write_file_atomic(path_, contents_);
 }
 
 void CSVLogger::on_epoch_end(int64_t epoch, Logs& logs) {

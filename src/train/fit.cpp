@@ -18,6 +18,7 @@
 #include "descent/optim/closure_method.hpp"
 #include "descent/train/progress.hpp"
 #include "descent/train/sequential.hpp"
+#include "checkpoint_run.hpp"
 #include "tensor_stats.hpp"
 
 namespace descent::train {
@@ -280,11 +281,18 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
   ensure_optimizer();
   const OutputPlan plan = output_plan();  // once: it compares names
 
+  // Checkpoints: written as the run goes, or a checkpoint to continue from (its weights and optimizer state are
+  // loaded here; callbacks and random generators after on_train_begin).
+  std::optional<detail::RunCheckpoints> checkpoints;
+  std::optional<detail::Resumed> resumed;
+  if (o.checkpoint || !o.resume.empty()) checkpoints.emplace(*this, o, training, validation);
+  if (!o.resume.empty()) resumed = checkpoints->resume();
+
   // Batches are gathered into two buffers reused every step (valid until the next batch is made).
   data::DataLoaderOptions loader_options;
   loader_options.batch_size = std::min(o.batch_size, training.size());
   loader_options.shuffle = o.shuffle;
-  loader_options.seed = o.seed;
+  loader_options.seed = resumed ? std::optional<uint64_t>(resumed->shuffle_seed) : o.seed;
   loader_options.reuse_buffers = true;
   data::DataLoader loader(training, loader_options);
   const int64_t steps = loader.size();
@@ -295,7 +303,7 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
   batch_logs.set("loss", 0.0);
   for (const std::string& name : metric_names_) batch_logs.set(name, 0.0);
 
-  History history;
+  History history = resumed ? resumed->history : History();
   Logs epoch_logs;
   stop_training = false;
   for (const auto& cb : o.callbacks) cb->set_model(this);
@@ -303,10 +311,23 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
     Logs logs;
     for (const auto& cb : o.callbacks) cb->on_train_begin(logs);
   }
+  if (checkpoints) checkpoints->restore_after_train_begin(o.callbacks);
+  if (resumed && o.verbose > 0)
+    out << "Resuming from " << resumed->path << " (epoch " << resumed->position.epoch + 1 << ", batch "
+        << resumed->position.step << " of " << steps << " done)\n";
+  // A resumed run enters its first epoch at the checkpoint's batch, with that epoch's running totals.
+  detail::RunPosition start;
+  if (resumed) start = resumed->position;
+  else start.epoch = o.initial_epoch;
+  const auto save_checkpoint = [&](const detail::RunPosition& position) {
+    checkpoints->save(position, position.epoch * steps + position.step, history, loader.seed(), o.callbacks);
+  };
 
-  for (int64_t epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
+  for (int64_t epoch = start.epoch; epoch < o.epochs && !stop_training; ++epoch) {
+    const bool continued = epoch == start.epoch && start.step > 0;
     epoch_logs.clear();
-    for (const auto& cb : o.callbacks) cb->on_epoch_begin(epoch, epoch_logs);
+    if (!continued)
+      for (const auto& cb : o.callbacks) cb->on_epoch_begin(epoch, epoch_logs);
     if (o.verbose > 0 && o.epochs > 1) out << "Epoch " << epoch + 1 << '/' << o.epochs << '\n' << std::flush;
     std::optional<ProgressBar> bar;
     if (o.verbose > 0) bar.emplace(out, steps, progress_options(o.verbose, interactive));
@@ -316,6 +337,12 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
     for (const auto& m : metrics_) m->reset();
     double loss_sum = 0.0;
     int64_t seen = 0, done = 0, skipped = 0;
+    if (continued) {
+      DESCENT_CHECK(start.step <= steps, "Sequential::fit: the checkpoint is at batch ", start.step,
+                    " of an epoch that has ", steps);
+      loss_sum = start.loss_sum, seen = start.seen, skipped = start.skipped, done = start.step;
+      for (size_t i = 0; i < start.metric_states.size(); ++i) metrics_[i]->load_state(start.metric_states[i]);
+    }
     while (done < steps) {
       const int64_t step = done;
       const data::Batch batch = loader.batch(step);
@@ -360,6 +387,12 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
         }
       }
       if (stop_training) break;
+      if (checkpoints && done < steps && checkpoints->due(epoch * steps + done)) {
+        detail::RunPosition position{.epoch = epoch, .step = done, .loss_sum = loss_sum, .seen = seen,
+                                     .skipped = skipped, .metric_states = {}};
+        for (const auto& m : metrics_) position.metric_states.push_back(m->state());
+        save_checkpoint(position);
+      }
     }
 
     epoch_logs.set("loss", seen > 0 ? loss_sum / static_cast<double>(seen) : std::nan(""));
@@ -370,6 +403,7 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
     if (o.skip_non_finite) epoch_logs.set("skipped_batches", static_cast<double>(skipped));
     for (const auto& cb : o.callbacks) cb->on_epoch_end(epoch, epoch_logs);
     history.append(epoch, epoch_logs);
+    if (checkpoints && checkpoints->at_epoch_end()) save_checkpoint({.epoch = epoch + 1, .metric_states = {}});
   }
   for (const auto& cb : o.callbacks) cb->on_train_end(epoch_logs);
   return history;

@@ -65,6 +65,22 @@ void History::append(int64_t epoch, const Logs& logs) {
   }
 }
 
+History History::from_lists(std::vector<int64_t> epochs, std::vector<std::string> keys,
+                            std::map<std::string, std::vector<double>> values) {
+  DESCENT_CHECK(keys.size() == values.size(), "History: ", keys.size(), " keys but ", values.size(), " lists");
+  for (const std::string& key : keys) {
+    const auto it = values.find(key);
+    DESCENT_CHECK(it != values.end(), "History: no list for key '", key, "'");
+    DESCENT_CHECK(it->second.size() <= epochs.size(), "History: '", key, "' has ", it->second.size(),
+                  " values for ", epochs.size(), " epochs");
+  }
+  History history;
+  history.epochs_ = std::move(epochs);
+  history.keys_ = std::move(keys);
+  history.history_ = std::move(values);
+  return history;
+}
+
 const std::vector<double>& History::operator[](std::string_view key) const {
   const auto it = history_.find(std::string(key));
   if (it == history_.end()) fail("History has no '", key, "' (it has: ", join(keys_), ")");

@@ -60,6 +60,18 @@ int64_t row_length(const Tensor& y_pred) { return y_pred.dim() >= 2 ? y_pred.siz
 }  // namespace
 
 // ---- MeanMetric -------------------------------------------------------------------------------------------
+void Metric::load_state(const std::vector<double>& state) {
+  DESCENT_CHECK(state.empty(), "metric '", name(), "' keeps no state, but the checkpoint holds ", state.size(),
+                " values for it");
+}
+
+void MeanMetric::load_state(const std::vector<double>& state) {
+  DESCENT_CHECK(state.size() == 2 && state[1] >= 0.0, "metric '", name(),
+                "': the checkpoint's state must be [total, count >= 0], it has ", state.size(), " values");
+  total_ = state[0];
+  count_ = state[1];
+}
+
 void MeanMetric::update_value(double value, double weight) {
   DESCENT_CHECK(weight >= 0 && std::isfinite(weight), "metric '", name_, "': weight ", weight,
                 " must be finite and non-negative");

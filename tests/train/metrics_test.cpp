@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "descent/train/metrics.hpp"
@@ -52,7 +53,9 @@ TEST(MetricsTest, AccumulateOverBatchesWeightedByBatchSizeAsKeras) {
 
 TEST(MetricsTest, AccuracyResolvesByLossAsKeras) {
   const auto kind = [](std::string_view metric, std::string_view loss) {
-    return std::dynamic_pointer_cast<Accuracy>(make_metric(metric, loss))->kind();
+    const auto accuracy = std::dynamic_pointer_cast<Accuracy>(make_metric(metric, loss));
+    if (!accuracy) throw std::logic_error("not an Accuracy");
+    return accuracy->kind();
   };
   EXPECT_EQ(kind("accuracy", "sparse_categorical_crossentropy"), AccuracyKind::Sparse);
   EXPECT_EQ(kind("acc", "scce"), AccuracyKind::Sparse);

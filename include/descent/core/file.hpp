@@ -12,4 +12,8 @@ namespace descent {
 // untouched and the temporary file removed.
 void write_file_atomic(const std::string& path, std::string_view contents);
 
+// fsync of a directory, so that renames and new entries in it survive a crash. Best effort: file systems that
+// refuse to open a directory are skipped.
+void sync_directory(const std::string& dir);
+
 }  // namespace descent

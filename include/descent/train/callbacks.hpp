@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,16 @@
 namespace descent::train {
 
 class Sequential;
+
+// What a checkpoint keeps of a callback to continue a run exactly: counters and best values (numbers), text
+// (CSVLogger's rows), tensors (EarlyStopping's best weights) and a schedule's state.
+struct CallbackState {
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> texts;
+  std::vector<Tensor> tensors;
+  std::optional<optim::ScheduleState> schedule;
+  bool empty() const { return numbers.empty() && texts.empty() && tensors.empty() && !schedule; }
+};
 
 class Callback {
  public:
@@ -38,6 +49,11 @@ class Callback {
   // After loss.backward(), before gradient clipping and the optimizer's step; `loss` is the batch's (maybe NaN).
   virtual void on_after_backward(int64_t /*batch*/, double /*loss*/) {}
   virtual void on_batch_end(int64_t /*batch*/, Logs& /*logs*/) {}
+
+  // Checkpoints (FitOptions::checkpoint): save_state gives what must carry over; on resume fit calls load_state
+  // after on_train_begin. Stateless callbacks keep the defaults (nothing saved; an empty state is accepted).
+  virtual CallbackState save_state() const { return {}; }
+  virtual void load_state(const CallbackState& /*state*/) {}
 
  private:
   Sequential* model_ = nullptr;
@@ -66,6 +82,8 @@ class EarlyStopping : public Callback {
   void on_train_begin(Logs& logs) override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
   void on_train_end(Logs& logs) override;
+  CallbackState save_state() const override;
+  void load_state(const CallbackState& state) override;
 
   int64_t stopped_epoch() const { return stopped_epoch_; }  // 0 when it did not stop training
   int64_t best_epoch() const { return best_epoch_; }
@@ -97,6 +115,8 @@ class ReduceLROnPlateau : public Callback {
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
   void on_train_begin(Logs& logs) override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
+  CallbackState save_state() const override;
+  void load_state(const CallbackState& state) override;
 
  private:
   ReduceLROnPlateauOptions o_;
@@ -118,6 +138,8 @@ class LearningRateScheduler : public Callback {
   void on_train_begin(Logs& logs) override;
   void on_epoch_begin(int64_t epoch, Logs& logs) override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
+  CallbackState save_state() const override;  // the schedule's state (a function of the epoch needs none)
+  void load_state(const CallbackState& state) override;
 
  private:
   std::function<double(int64_t, double)> fn_;
@@ -141,6 +163,8 @@ class ModelCheckpoint : public Callback {
   explicit ModelCheckpoint(std::string path, ModelCheckpointOptions options = {});
   void on_train_begin(Logs& logs) override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
+  CallbackState save_state() const override;
+  void load_state(const CallbackState& state) override;
   // The path with the epoch (0-based here, written 1-based) and log values filled in.
   std::string format_path(int64_t epoch, const Logs& logs) const;
 
@@ -159,6 +183,10 @@ class CSVLogger : public Callback {
   explicit CSVLogger(std::string path, char separator = ',', bool append = false);
   void on_train_begin(Logs& logs) override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
+  // The rows written so far: a resumed run rewrites the file with them, dropping rows of epochs after the
+  // checkpoint that the interrupted run had written.
+  CallbackState save_state() const override;
+  void load_state(const CallbackState& state) override;
 
  private:
   std::string path_;

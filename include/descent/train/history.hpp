@@ -41,6 +41,9 @@ class History {
  public:
   // Appends one epoch's logs; keys seen for the first time start a new list (as Keras' setdefault(k, [])).
   void append(int64_t epoch, const Logs& logs);
+  // A History holding these lists (what a checkpoint stored): every key has a list no longer than `epochs`.
+  static History from_lists(std::vector<int64_t> epochs, std::vector<std::string> keys,
+                            std::map<std::string, std::vector<double>> values);
 
   const std::vector<int64_t>& epochs() const { return epochs_; }  // 0-based, as Keras' History.epoch
   size_t size() const { return epochs_.size(); }

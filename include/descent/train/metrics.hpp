@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "descent/core/tensor.hpp"
 
@@ -22,6 +23,10 @@ class Metric {
   // y_pred: the model's outputs for one batch; from_logits says they are pre-softmax/sigmoid scores.
   virtual void update(const Tensor& y_pred, const Tensor& y_true, bool from_logits = false) = 0;
   virtual double result() const = 0;  // over all batches since reset (weighted by batch size)
+  // The running totals, for checkpoints taken mid-epoch: load_state(state()) continues the same result(). A
+  // metric that keeps none returns {} (a resumed epoch then starts it afresh).
+  virtual std::vector<double> state() const { return {}; }
+  virtual void load_state(const std::vector<double>& state);
 };
 
 // A metric that is the sample-weighted mean of per-sample values: total / count. result() is 0 before any update,
@@ -35,6 +40,8 @@ class MeanMetric : public Metric {
     count_ = 0.0;
   }
   double result() const override { return count_ > 0 ? total_ / count_ : 0.0; }
+  std::vector<double> state() const override { return {total_, count_}; }
+  void load_state(const std::vector<double>& state) override;
   // Adds `value` (a batch's mean) with weight `weight` (its number of samples); what the "loss" entry uses.
   void update_value(double value, double weight = 1.0);
   // Keras' Mean.update_state(values): every element of y_pred is one sample's value; y_true is not used.

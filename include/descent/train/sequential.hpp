@@ -28,6 +28,7 @@
 #include "descent/nn/module.hpp"
 #include "descent/optim/optimizer.hpp"
 #include "descent/train/callbacks.hpp"
+#include "descent/train/checkpoint.hpp"
 #include "descent/train/history.hpp"
 #include "descent/train/metrics.hpp"
 
@@ -147,6 +148,16 @@ struct FitOptions {
   // Rescales the gradients to at most this global L2 norm before each step (torch.nn.utils.clip_grad_norm_,
   // Keras' global_clipnorm); must be > 0.
   std::optional<double> clip_norm{};
+  // Checkpoints from which the run can continue bit-identically (checkpoint.hpp): written to checkpoint->dir at
+  // the end of each epoch and every checkpoint->every_steps steps.
+  std::optional<CheckpointOptions> checkpoint{};
+  // Continues the run whose checkpoints are in this directory, from its newest complete one: weights, optimizer
+  // state (hyperparameters included: the checkpoint's win), schedule and callback state, every random generator,
+  // the position (epoch and batch), the epoch's running totals and the History so far. The run then goes on as if
+  // it had never stopped: same thread count, same final weights to the bit. Refused with a descent::Error saying
+  // why when the model, the optimizer, the data, the batch size, shuffling or the shuffling seed differ. A resumed
+  // mid-epoch run does not call on_epoch_begin again for that epoch. initial_epoch is ignored.
+  std::string resume{};
 };
 
 struct EvaluateOptions {
