@@ -233,12 +233,12 @@ Json model_record(const Sequential& model) {
   for (const auto& [name, t] : named_state(model)) parameters.push_back(name + " " + shape_text(t));
   Json architecture;
   try {
-    architecture = layers_to_json(model.layers(), model.input_shape());
+    architecture = Json::parse(layers_to_json(model.layers(), model.input_shape()));
   } catch (const Error&) {  // a layer without a JSON form: its type name stands for it
     architecture = Json::array();
     for (const auto& layer : model.layers()) architecture.push_back(layer->type_name());
   }
-  return {{"architecture", architecture}, {"tensors", parameters}};
+  return {{"tensors", parameters}, {"architecture", architecture}};
 }
 
 // The first difference between two records, as "key: A (checkpoint) against B (this run)".
