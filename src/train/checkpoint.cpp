@@ -420,6 +420,18 @@ RunCheckpoints::RunCheckpoints(Sequential& model, const FitOptions& options, con
     DESCENT_CHECK(c.every_steps >= 0, "Sequential::fit: checkpoint.every_steps = ", c.every_steps,
                   " must be >= 0 (0: only at the end of each epoch)");
     DESCENT_CHECK(c.keep >= 1, "Sequential::fit: checkpoint.keep = ", c.keep, " must be at least 1");
+    // Never overwrite another run's checkpoints: a directory that holds some is written only by the run resumed
+    // from it.
+    std::error_code ec;
+    if (fs::is_directory(c.dir, ec)) {
+      const auto existing = checkpoints_in(c.dir);
+      fs::path resumed_from = options.resume;
+      if (step_of_name(resumed_from.filename().string()) >= 0) resumed_from = resumed_from.parent_path();
+      const bool same = !options.resume.empty() && fs::weakly_canonical(resumed_from, ec) == fs::weakly_canonical(c.dir, ec);
+      DESCENT_CHECK(existing.empty() || same, "Sequential::fit: checkpoint directory '", c.dir,
+                    "' already holds checkpoints (the newest: '", existing.empty() ? "" : existing.back().second.string(),
+                    "'): resume from it to continue that run, or write to another directory");
+    }
   }
   model_json_ = model_record(model).dump();
   data_json_ = Json{{"training", data_record(training)}, {"validation", data_record(validation)}}.dump();

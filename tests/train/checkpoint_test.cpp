@@ -221,7 +221,11 @@ TEST_F(CheckpointTest, RefusesACheckpointOfAnotherRun) {
   reseeded.seed = 12345;
   EXPECT_ERROR_MENTIONS(resume(r, x, reseeded), "this run asks for seed 12345");
   fs::create_directories(path("empty"));
+  EXPECT_ERROR_MENTIONS(make_model(r, 5)->fit(x, y, options_for(r, path("ck"), 0)),
+                        "already holds checkpoints (the newest: '" + *latest_checkpoint(path("ck")) +
+                            "'): resume from it to continue that run, or write to another directory");
   FitOptions nowhere = o;
+  nowhere.checkpoint.reset();
   nowhere.resume = path("empty");
   EXPECT_ERROR_MENTIONS(make_model(r, 5)->fit(x, y, nowhere), "holds no complete checkpoint");
   nowhere.resume = path("missing");
