@@ -15,7 +15,8 @@ PACKAGES=(
   dataset-fashion-mnist libdnnl-dev libcli11-dev nlohmann-json3-dev openmpi-bin libopenmpi-dev
   # the test that renders descent compare's report.html in a headless browser
   chromium
-  # the libFuzzer targets (scripts/fuzz.sh): clang, and its OpenMP runtime
+  # the libFuzzer targets (scripts/fuzz.sh) and the ThreadSanitizer run (scripts/tsan.sh): clang, and its OpenMP
+  # runtime with the Archer tool (libarcher.so) that tells ThreadSanitizer about OpenMP's synchronisation
   clang libomp-14-dev
 )
 

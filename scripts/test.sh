@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs the packages, builds Release and runs its tests, builds the ASan+UBSan variant
 # and runs the tests again there, runs the libFuzzer targets for DESCENT_FUZZ_SECONDS each (default 20;
-# scripts/fuzz.sh), then checks that an installed descent works from another CMake project.
+# scripts/fuzz.sh), runs the threaded kernels and the data loader under ThreadSanitizer (scripts/tsan.sh), then
+# checks that an installed descent works from another CMake project.
 # A stage whose build failed skips the stages that need it; the others still run. Prints one summary line
 # per stage and exits non-zero if any stage failed. Needs no terminal (CI=true, no stdin).
 # The body is one function so bash has read all of it before it runs: editing this file mid-run is safe.
@@ -59,6 +60,7 @@ main() {
       skip "ctest asan" "asan build failed"
     fi
     stage "fuzz" scripts/fuzz.sh "${DESCENT_FUZZ_SECONDS:-20}" || true
+    stage "tsan" scripts/tsan.sh || true
     if ((release_built)); then
       stage "package consumer" scripts/check_package.sh || true
     else
