@@ -1,0 +1,261 @@
+// Communicator over MPI (DESCENT_HAVE_MPI), or a world of one rank.
+#include "descent/dist/communicator.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "descent/core/error.hpp"
+
+#ifdef DESCENT_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace descent::dist {
+
+// ---- Request ------------------------------------------------------------------------------------------------------
+
+struct Request::State {
+#ifdef DESCENT_HAVE_MPI
+  MPI_Request request = MPI_REQUEST_NULL;
+#endif
+  Tensor scaled;        // divided by `divisor` on completion (ReduceOp::Mean); undefined otherwise
+  double divisor = 1.0;
+  int rank = 0;
+  const char* call = "";
+  bool done = false;
+};
+
+namespace {
+
+void scale_in_place(Tensor& t, double factor) {
+  if (t.dtype() == kFloat32) {
+    auto* p = static_cast<float*>(t.raw_data());
+    const auto f = static_cast<float>(factor);
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] *= f;
+  } else {
+    auto* p = static_cast<double*>(t.raw_data());
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] *= factor;
+  }
+}
+
+void finish(Request::State& s) {
+  if (s.scaled.defined() && s.divisor != 1.0) scale_in_place(s.scaled, 1.0 / s.divisor);
+  s.done = true;
+}
+
+#ifdef DESCENT_HAVE_MPI
+void check_mpi(int code, const char* call, int rank) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  fail("dist: ", call, " failed on rank ", rank, ": ", std::string(text, static_cast<size_t>(length)));
+}
+
+MPI_Datatype mpi_type(DType dtype) { return dtype == kFloat32 ? MPI_FLOAT : MPI_DOUBLE; }
+
+int mpi_count(const Tensor& t, const char* call) {
+  DESCENT_CHECK(t.numel() <= INT_MAX, "dist: ", call, ": ", t.numel(), " elements are more than one MPI call takes (",
+                INT_MAX, "); split the tensor");
+  return static_cast<int>(t.numel());
+}
+
+// Started by mpirun (OpenMPI, or a PMI-based launcher)? A plain process stays a world of one rank without
+// initialising MPI at all.
+bool launched_by_mpirun() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+#endif
+
+}  // namespace
+
+Request::Request() = default;
+Request::Request(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Request::Request(Request&&) noexcept = default;
+Request& Request::operator=(Request&& other) noexcept {
+  if (this != &other) {
+    if (pending()) {
+      try {
+        wait();
+      } catch (...) {  // noexcept: the error surfaces on the rank's next collective
+      }
+    }
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+Request::~Request() {
+  if (!pending()) return;
+  try {
+    wait();
+  } catch (const std::exception& e) {
+    std::cerr << "descent: " << e.what() << '\n';
+  }
+}
+
+bool Request::pending() const { return state_ && !state_->done; }
+
+void Request::wait() {
+  if (!pending()) return;
+#ifdef DESCENT_HAVE_MPI
+  if (state_->request != MPI_REQUEST_NULL)
+    check_mpi(MPI_Wait(&state_->request, MPI_STATUS_IGNORE), state_->call, state_->rank);
+#endif
+  finish(*state_);
+}
+
+bool Request::test() {
+  if (!pending()) return true;
+#ifdef DESCENT_HAVE_MPI
+  int flag = 1;
+  if (state_->request != MPI_REQUEST_NULL)
+    check_mpi(MPI_Test(&state_->request, &flag, MPI_STATUS_IGNORE), state_->call, state_->rank);
+  if (!flag) return false;
+#endif
+  finish(*state_);
+  return true;
+}
+
+// ---- Communicator -------------------------------------------------------------------------------------------------
+
+bool Communicator::mpi_built() {
+#ifdef DESCENT_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+Communicator& Communicator::world() {
+  static Communicator* world = [] {
+#ifdef DESCENT_HAVE_MPI
+    if (launched_by_mpirun()) {
+      int initialized = 0;
+      MPI_Initialized(&initialized);
+      if (!initialized) {
+        int provided = 0;
+        // Only the thread that calls into descent's training loop makes MPI calls (OpenMP threads never do).
+        if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+          fail("dist: MPI_Init_thread failed");
+        std::atexit([] {
+          int finalized = 0;
+          MPI_Finalized(&finalized);
+          if (!finalized) MPI_Finalize();
+        });
+      }
+      MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+      int rank = 0, size = 1;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      MPI_Comm_size(MPI_COMM_WORLD, &size);
+      return new Communicator(rank, size, true);
+    }
+#endif
+    return new Communicator(0, 1, false);
+  }();
+  return *world;
+}
+
+void Communicator::check(const Tensor& t, const char* what) const {
+  DESCENT_CHECK(t.defined(), "dist: ", what, ": the tensor is undefined");
+  DESCENT_CHECK(t.dtype() == kFloat32 || t.dtype() == kFloat64, "dist: ", what, ": ", t.str(),
+                " is not float32 or float64");
+  DESCENT_CHECK(t.is_contiguous(), "dist: ", what, ": ", t.str(), " is not contiguous");
+}
+
+void Communicator::barrier() {
+#ifdef DESCENT_HAVE_MPI
+  if (mpi_) check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier", rank_);
+#endif
+}
+
+void Communicator::broadcast(Tensor& t, int root) {
+  check(t, "broadcast");
+  DESCENT_CHECK(root >= 0 && root < size_, "dist: broadcast: root ", root, " is not a rank of ", size_);
+#ifdef DESCENT_HAVE_MPI
+  if (mpi_)
+    check_mpi(MPI_Bcast(t.raw_data(), mpi_count(t, "MPI_Bcast"), mpi_type(t.dtype()), root, MPI_COMM_WORLD),
+              "MPI_Bcast", rank_);
+#endif
+}
+
+void Communicator::allreduce(Tensor& t, ReduceOp op) { iallreduce(t, op).wait(); }
+
+Request Communicator::iallreduce(Tensor& t, ReduceOp op) {
+  check(t, "allreduce");
+  auto state = std::make_unique<Request::State>();
+  state->rank = rank_;
+  state->call = "MPI_Iallreduce";
+  if (op == ReduceOp::Mean) state->scaled = t, state->divisor = size_;
+#ifdef DESCENT_HAVE_MPI
+  if (mpi_)
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), mpi_count(t, "MPI_Iallreduce"), mpi_type(t.dtype()), MPI_SUM,
+                             MPI_COMM_WORLD, &state->request),
+              "MPI_Iallreduce", rank_);
+#endif
+  return Request(std::move(state));
+}
+
+void Communicator::reduce_scatter(const Tensor& input, Tensor& output, ReduceOp op) {
+  ireduce_scatter(input, output, op).wait();
+}
+
+Request Communicator::ireduce_scatter(const Tensor& input, Tensor& output, ReduceOp op) {
+  check(input, "reduce_scatter (input)");
+  check(output, "reduce_scatter (output)");
+  DESCENT_CHECK(input.dtype() == output.dtype() && input.numel() == output.numel() * size_, "dist: reduce_scatter: ",
+                "input ", input.str(), " must hold ", size_, " × the ", output.numel(), " elements of output ",
+                output.str(), ", same dtype");
+  auto state = std::make_unique<Request::State>();
+  state->rank = rank_;
+  state->call = "MPI_Ireduce_scatter_block";
+  if (op == ReduceOp::Mean) state->scaled = output, state->divisor = size_;
+#ifdef DESCENT_HAVE_MPI
+  if (mpi_) {
+    check_mpi(MPI_Ireduce_scatter_block(input.raw_data(), output.raw_data(), mpi_count(output, state->call),
+                                        mpi_type(output.dtype()), MPI_SUM, MPI_COMM_WORLD, &state->request),
+              state->call, rank_);
+    return Request(std::move(state));
+  }
+#endif
+  std::memcpy(output.raw_data(), input.raw_data(), static_cast<size_t>(output.numel()) * element_size(output.dtype()));
+  return Request(std::move(state));
+}
+
+void Communicator::allgather(const Tensor& input, Tensor& output) { iallgather(input, output).wait(); }
+
+Request Communicator::iallgather(const Tensor& input, Tensor& output) {
+  check(input, "allgather (input)");
+  check(output, "allgather (output)");
+  DESCENT_CHECK(input.dtype() == output.dtype() && output.numel() == input.numel() * size_, "dist: allgather: ",
+                "output ", output.str(), " must hold ", size_, " × the ", input.numel(), " elements of input ",
+                input.str(), ", same dtype");
+  auto state = std::make_unique<Request::State>();
+  state->rank = rank_;
+  state->call = "MPI_Iallgather";
+#ifdef DESCENT_HAVE_MPI
+  if (mpi_) {
+    check_mpi(MPI_Iallgather(input.raw_data(), mpi_count(input, state->call), mpi_type(input.dtype()),
+                             output.raw_data(), mpi_count(input, state->call), mpi_type(output.dtype()),
+                             MPI_COMM_WORLD, &state->request),
+              state->call, rank_);
+    return Request(std::move(state));
+  }
+#endif
+  std::memcpy(output.raw_data(), input.raw_data(), static_cast<size_t>(input.numel()) * element_size(input.dtype()));
+  return Request(std::move(state));
+}
+
+void Communicator::abort(const std::string& message, int code) {
+  std::cerr << "descent: rank " << rank_ << " of " << size_ << ": " << message << std::endl;
+#ifdef DESCENT_HAVE_MPI
+  if (mpi_) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+  std::exit(code);
+}
+
+}  // namespace descent::dist
