@@ -3,7 +3,9 @@
 // loss and accuracy. With --json the last line of stdout is one JSON object with the results. --diagnose watches
 // the gradients (train::GradientDiagnostics); a NaN or infinite loss or gradient ends the run with exit code 1 and
 // a message naming the step and the layer (unless --skip-non-finite). --checkpoint DIR writes checkpoints and
-// --resume DIR continues an interrupted run from the newest complete one (train/checkpoint.hpp).
+// --resume DIR continues an interrupted run from the newest complete one (train/checkpoint.hpp). Under
+// `mpirun -np N` it trains data-parallel (docs/distributed.md): --batch-size is the global batch, rank 0 prints and
+// writes, --zero 1 shards the optimizer state.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -13,6 +15,7 @@
 
 #include "commands.hpp"
 #include "descent/core/threading.hpp"
+#include "descent/dist/communicator.hpp"
 #include "descent/train/diagnostics.hpp"
 #include "descent/train/sequential.hpp"
 #include "setup.hpp"
@@ -36,6 +39,10 @@ struct TrainArgs : ModelArgs {
   int64_t checkpoint_every = 0;
   int64_t checkpoint_keep = 2;
   std::string resume;
+  int64_t accumulate = 1;
+  int zero = 0;
+  double bucket_mb = 25.0;
+  double first_bucket_mb = 1.0;
 };
 
 // Times each epoch (fit's History has the metrics, not the clock).
@@ -57,12 +64,17 @@ int run_train(const TrainArgs& a) {
   const Split& d = setup.data;
   const std::string& origin = setup.origin;
   train::Sequential& model = *setup.model;
+  const dist::Communicator& world = dist::Communicator::world();
+  const bool root = world.is_root();  // under mpirun, rank 0 alone prints and writes
   const int verbose = a.json ? 0 : a.verbose;
-  if (verbose > 0) {
+  if (verbose > 0 && root) {
     std::cout << "descent train: " << d.x_train.shape()[0] << " training and " << d.x_test.shape()[0]
               << " test rows from " << origin << ", " << setup.classes << " classes, model " << a.model << ", optimizer "
-              << a.optimizer << ", " << num_threads() << " thread(s)\n"
-              << model.summary() << std::flush;
+              << a.optimizer << ", " << num_threads() << " thread(s)";
+    if (world.size() > 1)
+      std::cout << " per rank, " << world.size() << " ranks (global batch " << a.batch_size << ", ZeRO-" << a.zero
+                << ")";
+    std::cout << '\n' << model.summary() << std::flush;
   }
 
   auto timer = std::make_shared<EpochTimer>();
@@ -88,9 +100,14 @@ int run_train(const TrainArgs& a) {
                                              .skip_non_finite = a.skip_non_finite,
                                              .clip_norm = a.clip_norm,
                                              .checkpoint = checkpoint,
-                                             .resume = a.resume});
+                                             .resume = a.resume,
+                                             .accumulation_steps = a.accumulate,
+                                             .distributed = {.zero = a.zero,
+                                                             .bucket_mb = a.bucket_mb,
+                                                             .first_bucket_mb = a.first_bucket_mb}});
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const train::Logs test = model.evaluate(d.x_test, d.y_test, {.batch_size = 256, .verbose = 0});
+  if (!root) return 0;
   if (!a.save.empty()) model.save_weights(a.save);
 
   const double test_loss = test.at("loss"), test_accuracy = test.at("accuracy");
@@ -106,6 +123,7 @@ int run_train(const TrainArgs& a) {
                                    {"seconds_per_epoch", timer->seconds},
                                    {"train_seconds", train_seconds},
                                    {"threads", num_threads()},
+                                   {"ranks", world.size()},
                                    {"history", per_epoch}};
     if (diagnostics) {
       nlohmann::json warnings = nlohmann::json::array();
@@ -167,6 +185,21 @@ Run add_train(CLI::App& app) {
   sub->add_option("--resume", args->resume,
                   "Continue the run from the newest complete checkpoint in this directory (same command otherwise); "
                   "the final weights equal those of an uninterrupted run");
+  sub->add_option("--accumulate", args->accumulate,
+                  "Run each batch as this many micro-batches whose gradients add up before the one step")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--zero", args->zero,
+                  "Under mpirun: 0 every rank holds the whole optimizer state, 1 ZeRO-1 shards it across the ranks")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1));
+  sub->add_option("--bucket-mb", args->bucket_mb, "Under mpirun: MiB of gradients per allreduce bucket")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--first-bucket-mb", args->first_bucket_mb,
+                  "Under mpirun: MiB of the first bucket (the last layers' gradients, sent while backward goes on)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   return [args] { return run_train(*args); };
 }
 

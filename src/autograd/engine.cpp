@@ -13,6 +13,8 @@
 namespace descent::autograd {
 namespace {
 
+thread_local const GradReadyHook* grad_ready_hook = nullptr;
+
 // Tensors reachable from the roots through grad_fn edges, each after every tensor computed from it
 // (reverse post-order). Iterative, so a graph thousands of ops deep cannot overflow the stack.
 std::vector<TensorImpl*> topological_order(const std::vector<Tensor>& roots) {
@@ -83,7 +85,10 @@ std::unordered_map<TensorImpl*, Tensor> run(const std::vector<Tensor>& roots, co
     if (wanted != nullptr) {
       if (wanted->count(impl)) collected[impl] = g;
     } else if (impl->grad_fn == nullptr || impl->retains_grad) {
-      if (impl->requires_grad) accumulate_grad(impl, g, create_graph);
+      if (impl->requires_grad) {
+        accumulate_grad(impl, g, create_graph);
+        if (grad_ready_hook != nullptr && impl->grad_fn == nullptr) (*grad_ready_hook)(*impl, impl->grad);
+      }
     }
     Node* node = impl->grad_fn.get();
     if (node == nullptr) continue;
@@ -100,6 +105,9 @@ std::unordered_map<TensorImpl*, Tensor> run(const std::vector<Tensor>& roots, co
 }
 
 }  // namespace
+
+GradReadyHookGuard::GradReadyHookGuard(const GradReadyHook* hook) : previous_(std::exchange(grad_ready_hook, hook)) {}
+GradReadyHookGuard::~GradReadyHookGuard() { grad_ready_hook = previous_; }
 
 void backward(const Tensor& root, const Tensor& seed, bool retain_graph, bool create_graph) {
   check_seed(root, seed, "backward");

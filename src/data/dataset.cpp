@@ -105,15 +105,23 @@ Tensor DataLoader::gather(const Tensor& source, int64_t start, int64_t count, Te
   return out;
 }
 
-Batch DataLoader::batch(int64_t i) const {
+Batch DataLoader::batch(int64_t i) const { return batch(i, 0, batch_rows(i)); }
+
+int64_t DataLoader::batch_rows(int64_t i) const {
   DESCENT_CHECK(0 <= i && i < size(), "DataLoader::batch: batch ", i, " is out of range (", size(),
                 " batches per epoch)");
-  const int64_t start = i * options_.batch_size;
-  const int64_t count = std::min(options_.batch_size, dataset_.size() - start);
+  return std::min(options_.batch_size, dataset_.size() - i * options_.batch_size);
+}
+
+Batch DataLoader::batch(int64_t i, int64_t begin, int64_t end) const {
+  const int64_t rows = batch_rows(i);
+  DESCENT_CHECK(0 <= begin && begin <= end && end <= rows, "DataLoader::batch: rows [", begin, ", ", end,
+                ") are not inside batch ", i, " of ", rows, " rows");
+  const int64_t start = i * options_.batch_size + begin;
   Batch b;
   b.index = i;
-  b.x = gather(dataset_.x(), start, count, x_buffer_);
-  if (dataset_.has_y()) b.y = gather(dataset_.y(), start, count, y_buffer_);
+  b.x = gather(dataset_.x(), start, end - begin, x_buffer_);
+  if (dataset_.has_y()) b.y = gather(dataset_.y(), start, end - begin, y_buffer_);
   return b;
 }
 

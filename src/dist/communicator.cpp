@@ -1,8 +1,10 @@
 // Communicator over MPI (DESCENT_HAVE_MPI), or a world of one rank.
 #include "descent/dist/communicator.hpp"
 
+#include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <sched.h>
 #include <cstring>
 #include <iostream>
 
@@ -24,6 +26,7 @@ struct Request::State {
   double divisor = 1.0;
   int rank = 0;
   const char* call = "";
+  double timeout = 0.0;  // seconds wait() polls before giving up (the communicator's at the start)
   bool done = false;
 };
 
@@ -103,8 +106,20 @@ bool Request::pending() const { return state_ && !state_->done; }
 void Request::wait() {
   if (!pending()) return;
 #ifdef DESCENT_HAVE_MPI
-  if (state_->request != MPI_REQUEST_NULL)
-    check_mpi(MPI_Wait(&state_->request, MPI_STATUS_IGNORE), state_->call, state_->rank);
+  // MPI_Wait could wait forever for a rank that is stuck: poll with a deadline instead, yielding the core to the
+  // other ranks of an oversubscribed machine between polls.
+  if (state_->request != MPI_REQUEST_NULL) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int flag = 0;;) {
+      check_mpi(MPI_Test(&state_->request, &flag, MPI_STATUS_IGNORE), state_->call, state_->rank);
+      if (flag) break;
+      const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
+      DESCENT_CHECK(waited.count() < state_->timeout, "dist: ", state_->call, " on rank ", state_->rank,
+                    " did not complete within ", state_->timeout, " s: another rank has stopped or is stuck (",
+                    "Communicator::set_timeout, DESCENT_DIST_TIMEOUT)");
+      sched_yield();
+    }
+  }
 #endif
   finish(*state_);
 }
@@ -167,9 +182,44 @@ void Communicator::check(const Tensor& t, const char* what) const {
   DESCENT_CHECK(t.is_contiguous(), "dist: ", what, ": ", t.str(), " is not contiguous");
 }
 
+namespace {
+double default_timeout() {
+  if (const char* text = std::getenv("DESCENT_DIST_TIMEOUT")) {
+    char* end = nullptr;
+    const double seconds = std::strtod(text, &end);
+    DESCENT_CHECK(end != text && *end == '\0' && seconds > 0.0, "dist: DESCENT_DIST_TIMEOUT='", text,
+                  "' is not a number of seconds > 0");
+    return seconds;
+  }
+  return 300.0;
+}
+}  // namespace
+
+Communicator::Communicator(int rank, int size, bool mpi) : rank_(rank), size_(size), mpi_(mpi), timeout_(default_timeout()) {}
+
+void Communicator::set_timeout(double seconds) {
+  DESCENT_CHECK(seconds > 0.0, "dist: set_timeout: ", seconds, " s must be > 0");
+  timeout_ = seconds;
+}
+
+void Communicator::allreduce(std::vector<double>& values, ReduceOp op) {
+  if (size_ == 1 || values.empty()) return;
+  Tensor t = Tensor::empty({static_cast<int64_t>(values.size())}, kFloat64);
+  std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(double));
+  allreduce(t, op);
+  std::memcpy(values.data(), t.raw_data(), values.size() * sizeof(double));
+}
+
 void Communicator::barrier() {
 #ifdef DESCENT_HAVE_MPI
-  if (mpi_) check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier", rank_);
+  if (mpi_) {
+    auto state = std::make_unique<Request::State>();
+    state->rank = rank_;
+    state->timeout = timeout_;
+    state->call = "MPI_Ibarrier";
+    check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &state->request), state->call, rank_);
+    Request(std::move(state)).wait();
+  }
 #endif
 }
 
@@ -177,9 +227,16 @@ void Communicator::broadcast(Tensor& t, int root) {
   check(t, "broadcast");
   DESCENT_CHECK(root >= 0 && root < size_, "dist: broadcast: root ", root, " is not a rank of ", size_);
 #ifdef DESCENT_HAVE_MPI
-  if (mpi_)
-    check_mpi(MPI_Bcast(t.raw_data(), mpi_count(t, "MPI_Bcast"), mpi_type(t.dtype()), root, MPI_COMM_WORLD),
-              "MPI_Bcast", rank_);
+  if (mpi_) {
+    auto state = std::make_unique<Request::State>();
+    state->rank = rank_;
+    state->timeout = timeout_;
+    state->call = "MPI_Ibcast";
+    check_mpi(MPI_Ibcast(t.raw_data(), mpi_count(t, state->call), mpi_type(t.dtype()), root, MPI_COMM_WORLD,
+                         &state->request),
+              state->call, rank_);
+    Request(std::move(state)).wait();
+  }
 #endif
 }
 
@@ -189,6 +246,7 @@ Request Communicator::iallreduce(Tensor& t, ReduceOp op) {
   check(t, "allreduce");
   auto state = std::make_unique<Request::State>();
   state->rank = rank_;
+  state->timeout = timeout_;
   state->call = "MPI_Iallreduce";
   if (op == ReduceOp::Mean) state->scaled = t, state->divisor = size_;
 #ifdef DESCENT_HAVE_MPI
@@ -212,6 +270,7 @@ Request Communicator::ireduce_scatter(const Tensor& input, Tensor& output, Reduc
                 output.str(), ", same dtype");
   auto state = std::make_unique<Request::State>();
   state->rank = rank_;
+  state->timeout = timeout_;
   state->call = "MPI_Ireduce_scatter_block";
   if (op == ReduceOp::Mean) state->scaled = output, state->divisor = size_;
 #ifdef DESCENT_HAVE_MPI
@@ -236,6 +295,7 @@ Request Communicator::iallgather(const Tensor& input, Tensor& output) {
                 input.str(), ", same dtype");
   auto state = std::make_unique<Request::State>();
   state->rank = rank_;
+  state->timeout = timeout_;
   state->call = "MPI_Iallgather";
 #ifdef DESCENT_HAVE_MPI
   if (mpi_) {

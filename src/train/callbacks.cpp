@@ -95,6 +95,8 @@ int64_t saved_count(const CallbackState& state, const std::string& who, const st
 
 }  // namespace
 
+bool Callback::writes_files() const { return model_ == nullptr || model_->writes_files(); }
+
 Sequential& Callback::model() const {
   DESCENT_CHECK(model_ != nullptr, "Callback: not attached to a model (fit attaches it)");
   return *model_;
@@ -377,6 +379,7 @@ void ModelCheckpoint::on_epoch_end(int64_t epoch, Logs& logs) {
   } else if (o_.verbose > 0) {
     model().log_stream() << "Epoch " << epoch + 1 << ": saving model to " << path << '\n';
   }
+  if (!writes_files()) return;
   if (o_.save_weights_only)
     model().save_weights(path);
   else
@@ -421,7 +424,7 @@ void CSVLogger::load_state(const CallbackState& state) {
   keys_.clear();
   std::istringstream in(keys->second);
   for (std::string k; std::getline(in, k);) keys_.push_back(k);
-  write_file_atomic(path_, contents_);
+  if (writes_files()) write_file_atomic(path_, contents_);
 }
 
 void CSVLogger::on_epoch_end(int64_t epoch, Logs& logs) {
@@ -442,7 +445,7 @@ void CSVLogger::on_epoch_end(int64_t epoch, Logs& logs) {
     contents_ += v ? repr(*v) : "NA";
   }
   contents_ += '\n';
-  write_file_atomic(path_, contents_);
+  if (writes_files()) write_file_atomic(path_, contents_);
 }
 
 // ---- TerminateOnNaN ---------------------------------------------------------------------------------------

@@ -442,7 +442,8 @@ bool RunCheckpoints::due(int64_t global_step) const {
 }
 
 void RunCheckpoints::save(const RunPosition& position, int64_t global_step, const History& history,
-                          uint64_t shuffle_seed, const std::vector<std::shared_ptr<Callback>>& callbacks) {
+                          uint64_t shuffle_seed, const std::vector<std::shared_ptr<Callback>>& callbacks,
+                          const optim::StateDict* optimizer_state) {
   const CheckpointOptions& c = *options_.checkpoint;
   const fs::path dir(c.dir);
   std::error_code ec;
@@ -468,7 +469,7 @@ void RunCheckpoints::save(const RunPosition& position, int64_t global_step, cons
     // Tensors first (each file hashed as written), training.json last.
     const std::string model_bytes = io::serialize_safetensors(named_state(model_));
     io::NamedTensors extra;
-    const Json optimizer = optimizer_json(model_.optimizer().state_dict(), extra);
+    const Json optimizer = optimizer_json(optimizer_state ? *optimizer_state : model_.optimizer().state_dict(), extra);
     Json callback_states = Json::array();
     for (size_t i = 0; i < callbacks.size(); ++i) {
       const CallbackState s = callbacks[i]->save_state();

@@ -45,9 +45,11 @@ class RunCheckpoints {
   bool writes() const { return options_.checkpoint.has_value(); }
   bool due(int64_t global_step) const;  // a mid-epoch checkpoint after this many steps
   bool at_epoch_end() const { return writes() && options_.checkpoint->at_epoch_end; }
-  // Writes a checkpoint of the run at `position` (global_step steps done) and prunes old ones.
+  // Writes a checkpoint of the run at `position` (global_step steps done) and prunes old ones. The optimizer's
+  // state is the model's optimizer's, or `optimizer_state` when given (ZeRO-1 gathers it from the ranks' slices).
   void save(const RunPosition& position, int64_t global_step, const History& history, uint64_t shuffle_seed,
-            const std::vector<std::shared_ptr<Callback>>& callbacks);
+            const std::vector<std::shared_ptr<Callback>>& callbacks,
+            const optim::StateDict* optimizer_state = nullptr);
 
  private:
   Sequential& model_;

@@ -208,7 +208,7 @@ void GradientDiagnostics::on_after_backward(int64_t /*batch*/, double loss) {
   }
   if (!std::isfinite(loss) || !std::isfinite(grad_norm_)) {
     // fit is about to skip this batch or fail: keep what was recorded so far for the post-mortem.
-    if (!o_.csv_path.empty() && !wrote_on_failure_) write_csv();
+    if (!o_.csv_path.empty() && !wrote_on_failure_ && writes_files()) write_csv();
     wrote_on_failure_ = true;
     return;
   }
@@ -263,12 +263,12 @@ void GradientDiagnostics::on_epoch_end(int64_t epoch, Logs& logs) {
     std::ostream& out = model().log_stream();
     out << "Diagnostics, epoch " << epoch + 1 << ":\n" << table(epoch_first_record_) << std::flush;
   }
-  if (!o_.csv_path.empty()) write_csv();
+  if (!o_.csv_path.empty() && writes_files()) write_csv();
 }
 
 void GradientDiagnostics::on_train_end(Logs& /*logs*/) {
   model().set_layer_observer(nullptr);
-  if (!o_.csv_path.empty()) write_csv();
+  if (!o_.csv_path.empty() && writes_files()) write_csv();
 }
 
 // ---- rules --------------------------------------------------------------------------------------------------

@@ -13,12 +13,16 @@
 #include <utility>
 
 #include "descent/autograd/grad_mode.hpp"
+#include "descent/core/random.hpp"
+#include "descent/ops/elementwise.hpp"
 #include "descent/data/dataset.hpp"
+#include "descent/dist/communicator.hpp"
 #include "descent/optim/clip.hpp"
 #include "descent/optim/closure_method.hpp"
 #include "descent/train/progress.hpp"
 #include "descent/train/sequential.hpp"
 #include "checkpoint_run.hpp"
+#include "data_parallel_run.hpp"
 #include "tensor_stats.hpp"
 
 namespace descent::train {
@@ -119,24 +123,59 @@ Sequential::StepOutcome Sequential::step_on_batch(const Tensor& xb, const Tensor
                                                   const StepContext* context) {
   if (auto* method = dynamic_cast<optim::ClosureMethodBase*>(optimizer_.get()))
     return closure_step_on_batch(*method, xb, yb, plan, context);
+  detail::DataParallelRun* parallel = context ? context->parallel : nullptr;
+  const nn::Loss& loss_fn = plan == OutputPlan::Plain ? *loss_ : *logits_loss_;
+  const int64_t rows = xb.size(0);  // a rank of a data-parallel run may have none in a small last batch
+  const int64_t parts = rows == 0 ? 0 : std::min(context ? context->accumulation_steps : 1, rows);
+  // The plain step takes the batch's loss as it is. Otherwise each micro-batch's mean loss is weighted by its share
+  // of the global batch's rows, so that the gradients, summed over micro-batches and ranks, are the whole batch's.
+  const bool whole = parts == 1 && parallel == nullptr;
+  const double total_rows = static_cast<double>(parallel ? context->global_rows : rows);
   zero_grad();
-  double batch_loss;
-  bool finite;
-  {
-    const Tensor y_pred = forward_train(xb, plan);
-    const Tensor loss = (plan == OutputPlan::Plain ? *loss_ : *logits_loss_)(y_pred, yb);
+  double loss_sum = 0.0, batch_loss = 0.0;
+  bool finite = true;
+  std::vector<std::pair<Tensor, Tensor>> outputs;  // (y_pred, y) of each micro-batch, for the metrics
+  for (int64_t m = 0; m < parts; ++m) {
+    const int64_t begin = rows * m / parts, end = rows * (m + 1) / parts;
+    const Tensor x_part = parts == 1 ? xb : xb.slice(0, begin, end);
+    const Tensor y_part = parts == 1 ? yb : yb.slice(0, begin, end);
+    const bool last = m + 1 == parts;
+    if (parallel && last) parallel->begin_last_backward();  // its buckets' allreduces start during this backward
+    const autograd::GradReadyHookGuard hook(parallel && last ? parallel->hook() : nullptr);
+    const Tensor y_pred = forward_train(x_part, plan);
+    const Tensor loss = loss_fn(y_pred, y_part);
+    const Tensor objective = whole ? loss : loss * (static_cast<double>(end - begin) / total_rows);
     // AdaHessian and Sophia differentiate the gradients again in their step: backward keeps its graph for them.
-    loss.backward(Tensor(), false, optimizer_->needs_create_graph());
-    batch_loss = loss.item();
-    if (context)
-      for (const auto& cb : context->callbacks) cb->on_after_backward(context->batch, batch_loss);
-    finite = std::isfinite(batch_loss) && grads_finite();
-    if (context && finite)
-      for (const auto& m : metrics_) m->update(y_pred, yb, plan != OutputPlan::Plain);
+    objective.backward(Tensor(), false, optimizer_->needs_create_graph());
+    const double value = loss.item();
+    batch_loss = value;
+    loss_sum += value * static_cast<double>(end - begin);
+    finite = finite && std::isfinite(value);
+    if (context) outputs.emplace_back(y_pred, y_part);
   }
+  if (parallel) {
+    if (rows == 0) parallel->begin_last_backward();  // nothing to add, but the collectives must match
+    // ZeRO-1 leaves each rank only its slice of the reduced gradients: the local ones are checked before.
+    if (parallel->zero()) finite = finite && grads_finite();
+    parallel->reduce_gradients();
+    std::vector<double> totals{loss_sum, static_cast<double>(rows), finite ? 0.0 : 1.0};
+    parallel->comm().allreduce(totals);
+    batch_loss = totals[0] / totals[1];
+    finite = totals[2] == 0.0 && std::isfinite(batch_loss);
+  } else if (!whole) {
+    batch_loss = loss_sum / total_rows;
+  }
+  if (context)
+    for (const auto& cb : context->callbacks) cb->on_after_backward(context->batch, batch_loss);
+  // Every rank decides alike: the reduced gradients are the same everywhere (plain data parallelism).
+  finite = finite && std::isfinite(batch_loss) && (parallel && parallel->zero() ? true : grads_finite());
+  if (context && finite)
+    for (const auto& [y_pred, y_part] : outputs)
+      for (const auto& m : metrics_) m->update(y_pred, y_part, plan != OutputPlan::Plain);
   if (!finite) return {batch_loss, false};  // a NaN/inf batch is never applied
   if (context && context->clip_norm) optim::clip_grad_norm(parameters(), *context->clip_norm);
-  optimizer_->step();
+  if (parallel && parallel->zero()) parallel->zero_step(*optimizer_);
+  else optimizer_->step();
   return {batch_loss, true};
 }
 
@@ -145,21 +184,41 @@ Sequential::StepOutcome Sequential::closure_step_on_batch(optim::ClosureMethodBa
                                                           const StepContext* context) {
   DESCENT_CHECK(!context || !context->clip_norm, "Sequential::fit: clip_norm does not apply to ", method.name(),
                 ", whose line search and curvature pairs need the gradient itself; leave clipping off");
+  DESCENT_CHECK(!context || context->accumulation_steps == 1, "Sequential::fit: accumulation_steps does not apply to ",
+                method.name(), ", which evaluates the whole batch several times per step");
+  detail::DataParallelRun* parallel = context ? context->parallel : nullptr;
+  DESCENT_CHECK(!parallel || !method.wants_graph(), "Sequential::fit: ", method.name(),
+                " takes Hessian products by double backward; data-parallel training does not support it");
   struct FirstEvaluationNotFinite {};  // thrown out of the closure before the method has moved anything
   bool first = true;
   double first_loss = 0.0;
+  // Data parallel: every evaluation reduces the gradients and the loss over the ranks, so that each rank's method
+  // sees the global batch's and takes the same decisions (line search, curvature pairs) as the others.
   const optim::Closure closure = [&] {
     zero_grad();
-    const Tensor y_pred = forward_train(xb, plan);
-    const Tensor loss = (plan == OutputPlan::Plain ? *loss_ : *logits_loss_)(y_pred, yb);
-    loss.backward(Tensor(), false, method.wants_graph());  // Newton's Hessian products by double backward
-    const double value = loss.item();
+    Tensor y_pred;
+    double value = 0.0;
+    if (parallel) parallel->begin_last_backward();
+    if (xb.size(0) > 0) {
+      const autograd::GradReadyHookGuard hook(parallel ? parallel->hook() : nullptr);
+      y_pred = forward_train(xb, plan);
+      const Tensor loss = (plan == OutputPlan::Plain ? *loss_ : *logits_loss_)(y_pred, yb);
+      const Tensor objective = parallel ? loss * (static_cast<double>(xb.size(0)) / context->global_rows) : loss;
+      objective.backward(Tensor(), false, method.wants_graph());  // Newton's Hessian products by double backward
+      value = loss.item();
+    }
+    if (parallel) {
+      parallel->reduce_gradients();
+      std::vector<double> totals{value * static_cast<double>(xb.size(0)), static_cast<double>(xb.size(0))};
+      parallel->comm().allreduce(totals);
+      value = totals[0] / totals[1];
+    }
     if (std::exchange(first, false)) {
       first_loss = value;
       if (context)
         for (const auto& cb : context->callbacks) cb->on_after_backward(context->batch, value);
       if (!std::isfinite(value) || !grads_finite()) throw FirstEvaluationNotFinite{};
-      if (context)
+      if (context && y_pred.defined())
         for (const auto& m : metrics_) m->update(y_pred, yb, plan != OutputPlan::Plain);
     }
     return value;
@@ -247,6 +306,16 @@ double Sequential::train_on_batch(const Tensor& x, const Tensor& y_in) {
 }
 
 History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions& o) {
+  if (!o.distributed.abort_on_error || !detail::DataParallelRun::wanted(o)) return fit_run(x_in, y_in, o);
+  try {
+    return fit_run(x_in, y_in, o);
+  } catch (const std::exception& e) {
+    // The other ranks may be waiting in a collective for this one: end them all, saying which rank failed and why.
+    dist::Communicator::world().abort(e.what());
+  }
+}
+
+History Sequential::fit_run(const Tensor& x_in, const Tensor& y_in, const FitOptions& o) {
   DESCENT_CHECK(compiled(), "Sequential::fit: the model is not compiled (call compile first)");
   check_xy("Sequential::fit", x_in, y_in);
   DESCENT_CHECK(o.batch_size >= 1, "Sequential::fit: batch_size = ", o.batch_size, " must be at least 1");
@@ -258,9 +327,17 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
   DESCENT_CHECK(!o.clip_norm || (std::isfinite(*o.clip_norm) && *o.clip_norm > 0.0), "Sequential::fit: clip_norm = ",
                 o.clip_norm.value_or(0.0), " must be a finite number > 0");
   for (const auto& cb : o.callbacks) DESCENT_CHECK(cb != nullptr, "Sequential::fit: a callback is null");
+  DESCENT_CHECK(o.accumulation_steps >= 1, "Sequential::fit: accumulation_steps = ", o.accumulation_steps,
+                " must be at least 1");
 
-  std::ostream& out = o.output ? *o.output : std::cout;
+  // Data parallel: only rank 0 shows progress, prints messages and writes files.
+  const bool parallel_wanted = detail::DataParallelRun::wanted(o);
+  const bool quiet_rank = parallel_wanted && dist::Communicator::world().rank() != 0;
+  static std::ostream discard(nullptr);
+  std::ostream& out = quiet_rank ? discard : o.output ? *o.output : std::cout;
+  const int verbose = quiet_rank ? 0 : o.verbose;
   const RestoreOnExit<std::ostream*> stream_scope(log_, &out);
+  const RestoreOnExit<bool> files_scope(writes_files_, !quiet_rank);
   const RestoreOnExit<LayerObserver> observer_scope(layer_observer_, layer_observer_);  // callbacks may set one
 
   // Labels take the inputs' dtype, as Keras casts them.
@@ -280,6 +357,8 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
   ensure_built(training.x());
   ensure_optimizer();
   const OutputPlan plan = output_plan();  // once: it compares names
+  std::optional<detail::DataParallelRun> parallel;
+  if (parallel_wanted) parallel.emplace(*this, o, training, validation);
 
   // Checkpoints: written as the run goes, or a checkpoint to continue from (its weights and optimizer state are
   // loaded here; callbacks and random generators after on_train_begin).
@@ -287,17 +366,19 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
   std::optional<detail::Resumed> resumed;
   if (o.checkpoint || !o.resume.empty()) checkpoints.emplace(*this, o, training, validation);
   if (!o.resume.empty()) resumed = checkpoints->resume();
+  if (resumed && parallel && parallel->zero()) parallel->load_optimizer_state(optimizer_->state_dict());
 
   // Batches are gathered into two buffers reused every step (valid until the next batch is made).
   data::DataLoaderOptions loader_options;
   loader_options.batch_size = std::min(o.batch_size, training.size());
   loader_options.shuffle = o.shuffle;
   loader_options.seed = resumed ? std::optional<uint64_t>(resumed->shuffle_seed) : o.seed;
+  if (parallel && !loader_options.seed) loader_options.seed = parallel->agree(default_generator().next_u64());
   loader_options.reuse_buffers = true;
   data::DataLoader loader(training, loader_options);
   const int64_t steps = loader.size();
 
-  const bool interactive = o.verbose == 1 && is_terminal(out);
+  const bool interactive = verbose == 1 && is_terminal(out);
   const bool batch_logs_needed = interactive || !o.callbacks.empty();
   Logs batch_logs;
   batch_logs.set("loss", 0.0);
@@ -312,7 +393,7 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
     for (const auto& cb : o.callbacks) cb->on_train_begin(logs);
   }
   if (checkpoints) checkpoints->restore_after_train_begin(o.callbacks);
-  if (resumed && o.verbose > 0)
+  if (resumed && verbose > 0)
     out << "Resuming from " << resumed->path << " (epoch " << resumed->position.epoch + 1 << ", batch "
         << resumed->position.step << " of " << steps << " done)\n";
   // A resumed run enters its first epoch at the checkpoint's batch, with that epoch's running totals.
@@ -320,7 +401,39 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
   if (resumed) start = resumed->position;
   else start.epoch = o.initial_epoch;
   const auto save_checkpoint = [&](const detail::RunPosition& position) {
-    checkpoints->save(position, position.epoch * steps + position.step, history, loader.seed(), o.callbacks);
+    std::optional<optim::StateDict> gathered;  // ZeRO-1: the whole optimizer's state, from every rank's slice
+    if (parallel && parallel->zero()) gathered = parallel->gather_optimizer_state();
+    if (!quiet_rank)
+      checkpoints->save(position, position.epoch * steps + position.step, history, loader.seed(), o.callbacks,
+                        gathered ? &*gathered : nullptr);
+  };
+  // Data parallel: each rank's metrics see its own rows; their running totals summed over ranks are the global
+  // batch's (Metric::state), what the logs show on every rank.
+  std::vector<std::vector<double>> metric_totals(metrics_.size());
+  const auto sum_metrics_over_ranks = [&] {
+    if (!parallel) return;
+    std::vector<double> flat;
+    for (const auto& m : metrics_) {
+      const std::vector<double> state = m->state();
+      flat.insert(flat.end(), state.begin(), state.end());
+    }
+    parallel->comm().allreduce(flat);
+    size_t at = 0;
+    for (size_t i = 0; i < metrics_.size(); ++i) {
+      const size_t n = metrics_[i]->state().size();
+      metric_totals[i].assign(flat.begin() + static_cast<std::ptrdiff_t>(at),
+                              flat.begin() + static_cast<std::ptrdiff_t>(at + n));
+      at += n;
+    }
+  };
+  const auto metric_result = [&](size_t i) {
+    Metric& m = *metrics_[i];
+    if (!parallel || metric_totals[i].empty()) return m.result();  // a metric without state() stays per rank
+    const std::vector<double> mine = m.state();
+    m.load_state(metric_totals[i]);
+    const double result = m.result();
+    m.load_state(mine);
+    return result;
   };
 
   for (int64_t epoch = start.epoch; epoch < o.epochs && !stop_training; ++epoch) {
@@ -328,9 +441,9 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
     epoch_logs.clear();
     if (!continued)
       for (const auto& cb : o.callbacks) cb->on_epoch_begin(epoch, epoch_logs);
-    if (o.verbose > 0 && o.epochs > 1) out << "Epoch " << epoch + 1 << '/' << o.epochs << '\n' << std::flush;
+    if (verbose > 0 && o.epochs > 1) out << "Epoch " << epoch + 1 << '/' << o.epochs << '\n' << std::flush;
     std::optional<ProgressBar> bar;
-    if (o.verbose > 0) bar.emplace(out, steps, progress_options(o.verbose, interactive));
+    if (verbose > 0) bar.emplace(out, steps, progress_options(verbose, interactive));
     loader.set_epoch(epoch);
 
     train();
@@ -341,18 +454,23 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
       DESCENT_CHECK(start.step <= steps, "Sequential::fit: the checkpoint is at batch ", start.step,
                     " of an epoch that has ", steps);
       loss_sum = start.loss_sum, seen = start.seen, skipped = start.skipped, done = start.step;
-      for (size_t i = 0; i < start.metric_states.size(); ++i) metrics_[i]->load_state(start.metric_states[i]);
+      // The checkpoint's totals are the global ones: data parallel, rank 0 carries them and the others start at 0.
+      if (!quiet_rank)
+        for (size_t i = 0; i < start.metric_states.size(); ++i) metrics_[i]->load_state(start.metric_states[i]);
     }
     while (done < steps) {
       const int64_t step = done;
-      const data::Batch batch = loader.batch(step);
+      const int64_t rows = loader.batch_rows(step);  // the global batch's
+      const auto [first_row, end_row] = parallel ? parallel->my_rows(rows) : std::pair<int64_t, int64_t>{0, rows};
+      const data::Batch batch = loader.batch(step, first_row, end_row);
       const Tensor& xb = batch.x;
       const Tensor& yb = batch.y;
-      const int64_t rows = xb.size(0);
       for (const auto& cb : o.callbacks) cb->on_batch_begin(step, batch_logs);
 
-      const StepContext context{o.callbacks, step, o.clip_norm};
+      const StepContext context{o.callbacks, step, o.clip_norm, o.accumulation_steps,
+                                parallel ? &*parallel : nullptr, rows};
       const StepOutcome outcome = step_on_batch(xb, yb, plan, &context);
+      sum_metrics_over_ranks();
       const bool skip = !outcome.finite && o.skip_non_finite;
       if (!skip) {  // a NaN loss shows in the running loss, where TerminateOnNaN looks for it
         loss_sum += outcome.loss * static_cast<double>(rows);
@@ -361,11 +479,11 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
       done = step + 1;
       if (batch_logs_needed) {
         batch_logs.set("loss", seen > 0 ? loss_sum / static_cast<double>(seen) : outcome.loss);
-        for (size_t i = 0; i < metrics_.size(); ++i) batch_logs.set(metric_names_[i], metrics_[i]->result());
+        for (size_t i = 0; i < metrics_.size(); ++i) batch_logs.set(metric_names_[i], metric_result(i));
         if (interactive && done < steps) bar->update(done, batch_logs);
       }
       for (const auto& cb : o.callbacks) cb->on_batch_end(step, batch_logs);
-      const bool report = skip ? skipped++ == 0 && o.verbose > 0 : !outcome.finite && !stop_training;
+      const bool report = skip ? skipped++ == 0 && verbose > 0 : !outcome.finite && !stop_training;
       if (report) {  // the first skip of an epoch, or the error
         const std::string what =
             std::isfinite(outcome.loss)
@@ -390,13 +508,15 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
       if (checkpoints && done < steps && checkpoints->due(epoch * steps + done)) {
         detail::RunPosition position{.epoch = epoch, .step = done, .loss_sum = loss_sum, .seen = seen,
                                      .skipped = skipped, .metric_states = {}};
-        for (const auto& m : metrics_) position.metric_states.push_back(m->state());
+        for (size_t i = 0; i < metrics_.size(); ++i)
+          position.metric_states.push_back(parallel ? metric_totals[i] : metrics_[i]->state());
         save_checkpoint(position);
       }
     }
 
     epoch_logs.set("loss", seen > 0 ? loss_sum / static_cast<double>(seen) : std::nan(""));
-    for (size_t i = 0; i < metrics_.size(); ++i) epoch_logs.set(metric_names_[i], metrics_[i]->result());
+    sum_metrics_over_ranks();
+    for (size_t i = 0; i < metrics_.size(); ++i) epoch_logs.set(metric_names_[i], metric_result(i));
     if (validate) evaluate_into(validation.x(), validation.y(), o.batch_size, "val_", epoch_logs, 0, out);
     if (bar) bar->update(done, epoch_logs, true);
     epoch_logs.set("lr", optimizer_->lr());  // the lr this epoch ran with (not shown on the progress line)
@@ -406,7 +526,24 @@ History Sequential::fit(const Tensor& x_in, const Tensor& y_in, const FitOptions
     if (checkpoints && checkpoints->at_epoch_end()) save_checkpoint({.epoch = epoch + 1, .metric_states = {}});
   }
   for (const auto& cb : o.callbacks) cb->on_train_end(epoch_logs);
+  if (parallel && verbose > 0) report_data_parallel(*parallel, out);
   return history;
+}
+
+void Sequential::report_data_parallel(const detail::DataParallelRun& parallel, std::ostream& out) const {
+  std::ostringstream line;
+  line.precision(3);
+  line << "Data parallel: " << parallel.size() << " ranks";
+  if (parallel.zero()) {
+    line << ", ZeRO-1";
+  } else if (const dist::CommStats* stats = parallel.comm_stats()) {
+    line << ", " << parallel.num_buckets() << " gradient buckets of " << static_cast<double>(stats->bytes) / 1e6
+         << " MB in all; communication not hidden behind backward: " << stats->exposed_seconds << " s over "
+         << stats->reductions << " steps (backward " << stats->backward_seconds << " s)";
+  }
+  line << "; optimizer state on this rank: " << static_cast<double>(parallel.optimizer_state_bytes(*optimizer_)) / 1e6
+       << " MB";
+  out << line.str() << '\n';
 }
 
 Logs Sequential::evaluate(const Tensor& x_in, const Tensor& y_in, const EvaluateOptions& o) {

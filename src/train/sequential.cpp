@@ -225,6 +225,15 @@ void Sequential::ensure_optimizer() {
   }
 }
 
+std::unique_ptr<optim::Optimizer> Sequential::make_optimizer(const optim::NamedTensors& params) const {
+  DESCENT_CHECK(!optimizer_spec_.optimizer(), "Sequential: the optimizer was given as an object; ZeRO-1 needs it by "
+                "name or factory (compile(\"adam\") or compile(optimizer_factory<…>(…))) to make the shard's own");
+  std::unique_ptr<optim::Optimizer> made = optimizer_spec_.factory() ? optimizer_spec_.factory()(params)
+                                                                     : make_keras_optimizer(optimizer_spec_.name(), params);
+  DESCENT_CHECK(made != nullptr, "Sequential: the optimizer factory returned null");
+  return made;
+}
+
 Sequential::OutputPlan Sequential::output_plan() const {
   if (!logits_loss_ || layers_.empty()) return OutputPlan::Plain;
   const nn::Module& last = *layers_.back();

@@ -1,6 +1,7 @@
 // Reverse-mode differentiation over the recorded graph.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "descent/core/tensor.hpp"
@@ -19,5 +20,22 @@ void backward(const Tensor& root, const Tensor& seed = Tensor(), bool retain_gra
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& seeds = {}, bool retain_graph = false,
                          bool create_graph = false);
+
+// Called by backward on the calling thread, with the leaf and its .grad, each time a leaf has received its final gradient of this
+// backward pass (every contribution summed, then accumulated): what lets data-parallel training start a bucket's
+// allreduce while backward goes on with earlier layers. Leaves are reached from the last use to the first (for a
+// Sequential: the last layer's parameters first). Installed for the scope of the guard, on this thread only;
+// guards nest (the innermost wins). Not called by grad(), which leaves every .grad alone.
+using GradReadyHook = std::function<void(const TensorImpl& leaf, const Tensor& grad)>;
+class GradReadyHookGuard {
+ public:
+  explicit GradReadyHookGuard(const GradReadyHook* hook);
+  ~GradReadyHookGuard();
+  GradReadyHookGuard(const GradReadyHookGuard&) = delete;
+  GradReadyHookGuard& operator=(const GradReadyHookGuard&) = delete;
+
+ private:
+  const GradReadyHook* previous_;
+};
 
 }  // namespace descent::autograd

@@ -71,6 +71,9 @@ class DataLoader {
 
   // Batch i of the current epoch (0 <= i < size()).
   Batch batch(int64_t i) const;
+  // Rows [begin, end) of batch i (a data-parallel rank's share of the global batch), gathered alone.
+  Batch batch(int64_t i, int64_t begin, int64_t end) const;
+  int64_t batch_rows(int64_t i) const;  // rows of batch i (the last may be smaller)
 
   class Iterator {
    public:

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "descent/core/tensor.hpp"
 
@@ -54,12 +55,18 @@ class Communicator {
   int size() const { return size_; }
   bool is_root() const { return rank_ == 0; }
 
+  // How long a collective may wait for the other ranks before it fails with a descent::Error (a rank that has
+  // stopped or hangs): DESCENT_DIST_TIMEOUT seconds, 300 when unset.
+  double timeout() const { return timeout_; }
+  void set_timeout(double seconds);
+
   void barrier();
   // Every rank gets root's values (t must have the same shape and dtype on every rank).
   void broadcast(Tensor& t, int root = 0);
   // In place: every rank ends with the elementwise sum (or mean) over ranks.
   void allreduce(Tensor& t, ReduceOp op = ReduceOp::Sum);
   Request iallreduce(Tensor& t, ReduceOp op = ReduceOp::Sum);
+  void allreduce(std::vector<double>& values, ReduceOp op = ReduceOp::Sum);  // a few numbers (losses, counts)
   // input has size() · n elements; output (n elements) gets this rank's n-element block of the reduction.
   void reduce_scatter(const Tensor& input, Tensor& output, ReduceOp op = ReduceOp::Sum);
   Request ireduce_scatter(const Tensor& input, Tensor& output, ReduceOp op = ReduceOp::Sum);
@@ -72,10 +79,11 @@ class Communicator {
   [[noreturn]] void abort(const std::string& message, int code = 1);
 
  private:
-  Communicator(int rank, int size, bool mpi) : rank_(rank), size_(size), mpi_(mpi) {}
+  Communicator(int rank, int size, bool mpi);
   void check(const Tensor& t, const char* what) const;
   int rank_, size_;
   bool mpi_;
+  double timeout_;
 };
 
 }  // namespace descent::dist

@@ -54,6 +54,7 @@ class AdaBelief : public Rule<AdaBelief, AdaBeliefOptions> {
  public:
   static constexpr std::string_view kName = "AdaBelief";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const AdaBeliefOptions& o, const Spans<T>& s, const StepInfo& info) {

@@ -34,6 +34,7 @@ class Adadelta : public Rule<Adadelta, AdadeltaOptions> {
  public:
   static constexpr std::string_view kName = "Adadelta";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const AdadeltaOptions& o, const Spans<T>& s, const StepInfo& /*info*/) {

@@ -35,6 +35,7 @@ class Adagrad : public Rule<Adagrad, AdagradOptions> {
  public:
   static constexpr std::string_view kName = "Adagrad";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const AdagradOptions& o, const Spans<T>& s, const StepInfo& info) {

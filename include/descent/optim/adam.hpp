@@ -51,6 +51,7 @@ template <class Derived, class Options>
 class AdamFamily : public Rule<Derived, Options> {
  public:
   using Rule<Derived, Options>::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const Options& o, const Spans<T>& s, const StepInfo& info) {

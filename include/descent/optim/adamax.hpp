@@ -37,6 +37,7 @@ class Adamax : public Rule<Adamax, AdamaxOptions> {
  public:
   static constexpr std::string_view kName = "Adamax";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const AdamaxOptions& o, const Spans<T>& s, const StepInfo& info) {

@@ -43,6 +43,7 @@ class ASGD : public Rule<ASGD, ASGDOptions> {
  public:
   static constexpr std::string_view kName = "ASGD";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
   using Rule::step;
   void step() override;  // the rule's step, then η and μ advance for the groups that moved
 

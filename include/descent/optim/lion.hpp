@@ -37,6 +37,7 @@ class Lion : public Rule<Lion, LionOptions> {
  public:
   static constexpr std::string_view kName = "Lion";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const LionOptions& o, const Spans<T>& s, const StepInfo& /*info*/) {

@@ -44,6 +44,7 @@ class NAdam : public Rule<NAdam, NAdamOptions> {
  public:
   static constexpr std::string_view kName = "NAdam";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const NAdamOptions& o, const Spans<T>& s, const StepInfo& info) {

@@ -72,6 +72,12 @@ class Optimizer {
   // every update_period-th); recording the backward costs time and memory when it is not needed.
   virtual bool needs_create_graph() const { return false; }
 
+  // True when the update of each element depends only on that element's parameter, gradient and state, the step
+  // count and the hyperparameters (SGD, Adam, RMSprop, …; not LAMB's trust ratios, Adafactor's factored moments,
+  // Shampoo, Muon or Prodigy's global estimates): then stepping any slice of the parameters alone gives the same
+  // values, which is what ZeRO-1's sharded optimizer state relies on.
+  virtual bool elementwise() const { return false; }
+
   // Schedule-free methods train at one point and evaluate at another: eval() swaps the evaluation point into
   // the parameters, train() swaps back. No-ops for every other optimizer.
   virtual void train() {}

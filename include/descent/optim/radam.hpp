@@ -40,6 +40,7 @@ class RAdam : public Rule<RAdam, RAdamOptions> {
  public:
   static constexpr std::string_view kName = "RAdam";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const RAdamOptions& o, const Spans<T>& s, const StepInfo& info) {

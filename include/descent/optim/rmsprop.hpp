@@ -40,6 +40,7 @@ class RMSprop : public Rule<RMSprop, RMSpropOptions> {
  public:
   static constexpr std::string_view kName = "RMSprop";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const RMSpropOptions& o, const Spans<T>& s, const StepInfo& /*info*/) {

@@ -36,6 +36,7 @@ class Rprop : public Rule<Rprop, RpropOptions> {
  public:
   static constexpr std::string_view kName = "Rprop";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const RpropOptions& o, const Spans<T>& s, const StepInfo& /*info*/) {

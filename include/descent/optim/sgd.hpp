@@ -44,6 +44,7 @@ class SGD : public Rule<SGD, SGDOptions> {
  public:
   static constexpr std::string_view kName = "SGD";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const SGDOptions& o, const Spans<T>& s, const StepInfo& info) {

@@ -48,6 +48,7 @@ class Yogi : public Rule<Yogi, YogiOptions> {
  public:
   static constexpr std::string_view kName = "Yogi";
   using Rule::Rule;
+  bool elementwise() const override { return true; }
 
   template <class T>
   void update(const YogiOptions& o, const Spans<T>& s, const StepInfo& info) {

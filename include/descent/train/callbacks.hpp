@@ -40,6 +40,8 @@ class Callback {
   // fit attaches the model before on_train_begin.
   void set_model(Sequential* model) { model_ = model; }
   Sequential& model() const;  // throws descent::Error when no model is attached
+  // False on the ranks other than 0 of a data-parallel fit: a callback writes its files only where it is true.
+  bool writes_files() const;
 
   virtual void on_train_begin(Logs& /*logs*/) {}
   virtual void on_train_end(Logs& /*logs*/) {}

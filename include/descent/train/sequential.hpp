@@ -40,6 +40,10 @@ namespace descent::nn {
 class Dense;
 }
 
+namespace descent::train::detail {
+class DataParallelRun;
+}
+
 namespace descent::train {
 
 // A layer handed to Sequential: any nn::Module by value (moved into shared ownership), or a shared_ptr to one.
@@ -125,6 +129,22 @@ class MetricSpec {
   std::shared_ptr<Metric> metric_;
 };
 
+// Data-parallel training when the program runs under mpirun with more than one rank (docs/distributed.md): each
+// rank trains on its share of every global batch and the gradients are summed across ranks before each step, so
+// the run computes what one process would with the same batch size (up to the order of floating-point sums).
+struct DistributedOptions {
+  bool enabled = true;  // false: under mpirun, every process trains alone
+  // 0: every rank holds the whole optimizer state; the gradients are allreduced in buckets whose communication
+  // overlaps the backward pass. 1: ZeRO stage 1: each rank holds and steps 1/N of the optimizer state (gradients
+  // reduce-scattered, parameters allgathered); needs an optimizer whose update is elementwise (Optimizer::elementwise).
+  int zero = 0;
+  double bucket_mb = 25.0;       // MiB per gradient bucket (PyTorch DDP's bucket_cap_mb)
+  double first_bucket_mb = 1.0;  // the first bucket (the last layers' gradients), small so communication starts early
+  // An error on any rank ends every rank (MPI_Abort, the message printed with the rank's number) instead of
+  // leaving the others waiting in a collective; false rethrows it (the caller must then end the job).
+  bool abort_on_error = true;
+};
+
 struct FitOptions {
   int64_t epochs = 1;
   int64_t batch_size = 32;
@@ -158,6 +178,11 @@ struct FitOptions {
   // why when the model, the optimizer, the data, the batch size, shuffling or the shuffling seed differ. A resumed
   // mid-epoch run does not call on_epoch_begin again for that epoch. initial_epoch is ignored.
   std::string resume{};
+  // Each step's batch is run as this many micro-batches whose gradients add up before the one optimizer step
+  // (less memory per forward pass, the same update as the whole batch up to rounding); under data parallelism the
+  // ranks communicate once per step, after the last micro-batch. batch_size stays the rows per step.
+  int64_t accumulation_steps = 1;
+  DistributedOptions distributed{};
 };
 
 struct EvaluateOptions {
@@ -231,6 +256,10 @@ class Sequential : public nn::Module {
   // True when training runs the last layer without its softmax/sigmoid and the loss from logits.
   bool fused_output() const;
 
+  // False on every rank but 0 of a data-parallel fit: callbacks that write files (CSVLogger, ModelCheckpoint,
+  // GradientDiagnostics' CSV) write only where it is true, and progress goes to rank 0's output alone.
+  bool writes_files() const { return writes_files_; }
+
   // Set by a callback to end fit after the current batch or epoch (Keras' model.stop_training).
   bool stop_training = false;
   // Where fit is writing its progress (callbacks print their messages here); std::cout outside fit.
@@ -257,6 +286,9 @@ class Sequential : public nn::Module {
     const std::vector<std::shared_ptr<Callback>>& callbacks;
     int64_t batch;
     std::optional<double> clip_norm;
+    int64_t accumulation_steps = 1;
+    detail::DataParallelRun* parallel = nullptr;  // data-parallel: xb, yb are this rank's rows of the global batch
+    int64_t global_rows = 0;                       // rows of the whole batch (all ranks)
   };
   struct StepOutcome {
     double loss;
@@ -270,7 +302,12 @@ class Sequential : public nn::Module {
   // evaluation gives the loss, metrics and on_after_backward; a step that ends on non-finite values is undone.
   StepOutcome closure_step_on_batch(optim::ClosureMethodBase& method, const Tensor& xb, const Tensor& yb,
                                     OutputPlan plan, const StepContext* context);
+  History fit_run(const Tensor& x, const Tensor& y, const FitOptions& options);  // fit without the abort wrapper
+  void report_data_parallel(const detail::DataParallelRun& parallel, std::ostream& out) const;
   bool grads_finite() const;  // every parameter's gradient
+  // An optimizer as compile() asked for, over other parameters (ZeRO-1's shard); refused for an optimizer object.
+  std::unique_ptr<optim::Optimizer> make_optimizer(const optim::NamedTensors& params) const;
+  friend class detail::DataParallelRun;
   // For the error (or skip notice) of a non-finite step: where the values first became NaN or infinite.
   std::string trace_non_finite(const Tensor& xb, const Tensor& yb, OutputPlan plan, double loss);
   // Loss and metrics over x, y into `logs` under `prefix` ("" or "val_"); the progress bar gets the batches.
@@ -289,6 +326,7 @@ class Sequential : public nn::Module {
   std::vector<std::string> metric_names_;  // cached: Metric::name() returns by value
   std::ostream* log_ = nullptr;
   LayerObserver layer_observer_;
+  bool writes_files_ = true;
 };
 
 }  // namespace descent::train
