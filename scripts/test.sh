@@ -17,6 +17,8 @@ main() {
   asan_env=(
     "ASAN_OPTIONS=halt_on_error=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
     "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+    # OpenMPI's own process-lifetime allocations (the mpirun tests) are not descent's leaks.
+    "LSAN_OPTIONS=suppressions=$PWD/tests/lsan_suppressions.txt:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
   )
   ctest_args=(--output-on-failure --no-tests=error --timeout 600 --parallel "$jobs")
 
