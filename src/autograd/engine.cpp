@@ -116,8 +116,8 @@ void backward(const Tensor& root, const Tensor& seed, bool retain_graph, bool cr
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& seeds, bool retain_graph, bool create_graph) {
-  DESCENT_CHECK(seeds.empty() || seeds.size() == outputs.size(), "grad: ", seeds.size(), " seeds for ",
-                outputs.size(), " outputs");
+  DESCENT_CHECK(seeds.empty() || seeds.size() == outputs.size(), "grad: ", seeds.size(), " seeds for ", outputs.size(),
+                " outputs");
   std::vector<Tensor> all_seeds = seeds.empty() ? std::vector<Tensor>(outputs.size()) : seeds;
   for (size_t i = 0; i < outputs.size(); ++i) check_seed(outputs[i], all_seeds[i], "grad");
   std::unordered_set<TensorImpl*> wanted;

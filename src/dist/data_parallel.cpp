@@ -33,7 +33,8 @@ GradientBuckets::GradientBuckets(Communicator& comm, std::vector<Tensor> buffers
   DESCENT_CHECK(options.bucket_mb > 0.0 && options.first_bucket_mb > 0.0, "dist: bucket sizes (", options.bucket_mb,
                 " MiB, first ", options.first_bucket_mb, " MiB) must be > 0");
   for (const Tensor& b : buffers_)
-    DESCENT_CHECK(b.defined() && b.dim() == 1 && b.is_contiguous(), "dist: gradient buffers must be 1-D and contiguous");
+    DESCENT_CHECK(b.defined() && b.dim() == 1 && b.is_contiguous(),
+                  "dist: gradient buffers must be 1-D and contiguous");
   // From the last parameter to the first; a bucket closes when the next parameter would take it past its cap or
   // lies in another buffer. A parameter larger than the cap gets a bucket of its own.
   for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
@@ -118,8 +119,8 @@ void GradientBuckets::finish() {
 ZeroShard::ZeroShard(Communicator& comm, Tensor params, Tensor grads)
     : comm_(comm), params_(std::move(params)), grads_(std::move(grads)) {
   DESCENT_CHECK(params_.defined() && grads_.defined() && params_.dim() == 1 && grads_.dim() == 1 &&
-                    params_.numel() == grads_.numel() && params_.dtype() == grads_.dtype() &&
-                    params_.is_contiguous() && grads_.is_contiguous(),
+                    params_.numel() == grads_.numel() && params_.dtype() == grads_.dtype() && params_.is_contiguous() &&
+                    grads_.is_contiguous(),
                 "dist: ZeroShard needs the flat parameter and gradient buffers (1-D, same length and dtype)");
   const int64_t n = params_.numel(), ranks = comm_.size();
   shard_ = (n + ranks - 1) / ranks;
@@ -163,8 +164,8 @@ optim::StateDict ZeroShard::gather_state(const optim::Optimizer& shard_optimizer
   Tensor gathered = Tensor::empty({shard_ * comm_.size()}, params_.dtype());
   std::map<std::string, Tensor> full;
   for (const auto& [name, buffer] : found->second.buffers) {
-    DESCENT_CHECK(buffer.numel() == shard_ && buffer.dtype() == params_.dtype(), "dist: ZeRO-1: state '", name,
-                  "' of ", shard.optimizer, " is ", buffer.str(), ", not one value per element of the shard");
+    DESCENT_CHECK(buffer.numel() == shard_ && buffer.dtype() == params_.dtype(), "dist: ZeRO-1: state '", name, "' of ",
+                  shard.optimizer, " is ", buffer.str(), ", not one value per element of the shard");
     comm_.allgather(buffer.contiguous(), gathered);
     full[name] = gathered.clone();
   }
@@ -173,7 +174,8 @@ optim::StateDict ZeroShard::gather_state(const optim::Optimizer& shard_optimizer
     ps.step = found->second.step;
     int64_t numel = 1;
     for (int64_t d : p.shape) numel *= d;
-    for (const auto& [name, values] : full) ps.buffers[name] = values.slice(0, p.offset, p.offset + numel).clone().reshape(p.shape);
+    for (const auto& [name, values] : full)
+      ps.buffers[name] = values.slice(0, p.offset, p.offset + numel).clone().reshape(p.shape);
     whole.state[p.name] = std::move(ps);
   }
   return whole;

@@ -589,7 +589,9 @@ Resumed RunCheckpoints::resume() {
     // Load: the optimizer's state (refused without changing anything), then the weights (checked in full first).
     const io::NamedTensors extra = read_checked(checkpoint, kOptimizerFile, state);
     const std::map<std::string, Tensor> by_name(extra.begin(), extra.end());
-    model_.optimizer().load_state_dict(to_state_dict(state.at("optimizer"), by_name));
+    const optim::StateDict optimizer_state = to_state_dict(state.at("optimizer"), by_name);
+    if (load_optimizer) load_optimizer(optimizer_state);
+    else model_.optimizer().load_state_dict(optimizer_state);
     load_named_state(model_, read_checked(checkpoint, kModelFile, state), (checkpoint / kModelFile).string());
     pending_state_ = state.dump();
     for (const auto& [name, t] : extra)

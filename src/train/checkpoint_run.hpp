@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +36,10 @@ class RunCheckpoints {
  public:
   RunCheckpoints(Sequential& model, const FitOptions& options, const data::TensorDataset& training,
                  const data::TensorDataset& validation);
+
+  // Where resume() puts the optimizer's state instead of the model's optimizer, when set (ZeRO-1: each rank's
+  // slice into its shard optimizer).
+  std::function<void(const optim::StateDict&)> load_optimizer;
 
   // Reads the newest complete checkpoint of options.resume, refuses it unless it belongs to this run, and loads
   // the weights and the optimizer's state. Callbacks and generators come later (restore_after_train_begin).

@@ -81,16 +81,19 @@ DataParallelRun::DataParallelRun(Sequential& model, const FitOptions& options, c
   }
   // ZeRO-1.
   DESCENT_CHECK(grad_buffers.size() == 1, "Sequential::fit: ZeRO-1 needs every parameter in one dtype");
-  DESCENT_CHECK(!options.clip_norm, "Sequential::fit: clip_norm is not supported with ZeRO-1 (distributed.zero = 1): "
-                                    "each rank holds only a slice of the gradient");
+  DESCENT_CHECK(!options.clip_norm,
+                "Sequential::fit: clip_norm is not supported with ZeRO-1 (distributed.zero = 1): "
+                "each rank holds only a slice of the gradient");
   DESCENT_CHECK(full.num_groups() == 1, "Sequential::fit: ZeRO-1 needs an optimizer with one parameter group (",
                 full.name(), " has ", full.num_groups(), ")");
   const DType dtype = arena.buffer_size(kFloat32) > 0 ? kFloat32 : kFloat64;
   shard_.emplace(comm_, arena.params_tensor(dtype), arena.grads_tensor(dtype));
   shard_optimizer_ = model.make_optimizer({{"zero_shard", shard_->param()}});
-  DESCENT_CHECK(shard_optimizer_->elementwise(), "Sequential::fit: ZeRO-1 (distributed.zero = 1) needs an optimizer "
+  DESCENT_CHECK(shard_optimizer_->elementwise(),
+                "Sequential::fit: ZeRO-1 (distributed.zero = 1) needs an optimizer "
                 "whose update is elementwise (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, "
-                "Rprop, ASGD, Lion, AdaBelief, Yogi); ", full.name(), " is not");
+                "Rprop, ASGD, Lion, AdaBelief, Yogi); ",
+                full.name(), " is not");
 }
 
 void DataParallelRun::check_same_everywhere(const FitOptions& o, const data::TensorDataset& training,
@@ -167,8 +170,10 @@ void DataParallelRun::begin_last_backward() {
 }
 
 void DataParallelRun::reduce_gradients() {
-  if (buckets_) buckets_->finish();
-  else shard_->reduce_gradients();
+  if (buckets_)
+    buckets_->finish();
+  else
+    shard_->reduce_gradients();
 }
 
 void DataParallelRun::zero_step(optim::Optimizer& full) {

@@ -4,6 +4,7 @@
 // The steady-state step allocates only what autograd needs: batches come from a data::DataLoader that gathers
 // rows into two buffers made once per fit, the per-batch logs are updated in place, metric names are cached, and
 // the progress bar formats a line only when it draws one.
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -365,8 +366,12 @@ History Sequential::fit_run(const Tensor& x_in, const Tensor& y_in, const FitOpt
   std::optional<detail::RunCheckpoints> checkpoints;
   std::optional<detail::Resumed> resumed;
   if (o.checkpoint || !o.resume.empty()) checkpoints.emplace(*this, o, training, validation);
+  if (checkpoints && parallel && parallel->zero())  // ZeRO-1: the model's optimizer keeps no state, only settings
+    checkpoints->load_optimizer = [&](const optim::StateDict& whole) {
+      parallel->load_optimizer_state(whole);
+      for (const auto& [key, value] : whole.groups.at(0)) optimizer_->set(key, value, 0);
+    };
   if (!o.resume.empty()) resumed = checkpoints->resume();
-  if (resumed && parallel && parallel->zero()) parallel->load_optimizer_state(optimizer_->state_dict());
 
   // Batches are gathered into two buffers reused every step (valid until the next batch is made).
   data::DataLoaderOptions loader_options;
@@ -436,6 +441,7 @@ History Sequential::fit_run(const Tensor& x_in, const Tensor& y_in, const FitOpt
     return result;
   };
 
+  const auto training_start = std::chrono::steady_clock::now();
   for (int64_t epoch = start.epoch; epoch < o.epochs && !stop_training; ++epoch) {
     const bool continued = epoch == start.epoch && start.step > 0;
     epoch_logs.clear();
@@ -526,11 +532,14 @@ History Sequential::fit_run(const Tensor& x_in, const Tensor& y_in, const FitOpt
     if (checkpoints && checkpoints->at_epoch_end()) save_checkpoint({.epoch = epoch + 1, .metric_states = {}});
   }
   for (const auto& cb : o.callbacks) cb->on_train_end(epoch_logs);
-  if (parallel && verbose > 0) report_data_parallel(*parallel, out);
+  if (parallel && verbose > 0)
+    report_data_parallel(*parallel,
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - training_start).count(), out);
   return history;
 }
 
-void Sequential::report_data_parallel(const detail::DataParallelRun& parallel, std::ostream& out) const {
+void Sequential::report_data_parallel(const detail::DataParallelRun& parallel, double seconds,
+                                      std::ostream& out) const {
   std::ostringstream line;
   line.precision(3);
   line << "Data parallel: " << parallel.size() << " ranks";
@@ -539,7 +548,9 @@ void Sequential::report_data_parallel(const detail::DataParallelRun& parallel, s
   } else if (const dist::CommStats* stats = parallel.comm_stats()) {
     line << ", " << parallel.num_buckets() << " gradient buckets of " << static_cast<double>(stats->bytes) / 1e6
          << " MB in all; communication not hidden behind backward: " << stats->exposed_seconds << " s over "
-         << stats->reductions << " steps (backward " << stats->backward_seconds << " s)";
+         << stats->reductions << " reductions, " << 100.0 * stats->exposed_seconds / seconds
+         << "% of the training time (" << seconds << " s; backward with overlapped communication "
+         << stats->backward_seconds << " s)";
   }
   line << "; optimizer state on this rank: " << static_cast<double>(parallel.optimizer_state_bytes(*optimizer_)) / 1e6
        << " MB";

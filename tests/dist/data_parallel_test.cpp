@@ -33,7 +33,8 @@ std::pair<Tensor, Tensor> data(int64_t n, DType dtype = kFloat64) {
     for (int64_t k = 0; k < 4; ++k) x[4 * i + k] = static_cast<double>((i % 3) == k % 3) * 2.0 + gen.normal();
     y[i] = static_cast<double>(i % 3);
   }
-  return {Tensor::from(std::span<const double>(x), {n, 4}, dtype), Tensor::from(std::span<const double>(y), {n}, dtype)};
+  return {Tensor::from(std::span<const double>(x), {n, 4}, dtype),
+          Tensor::from(std::span<const double>(y), {n}, dtype)};
 }
 
 std::unique_ptr<Sequential> model(const std::string& optimizer, uint64_t seed = 3) {
@@ -62,7 +63,7 @@ FitOptions options(int64_t epochs = 3, int64_t batch_size = 14) {
   o.verbose = 0;
   o.seed = 5;
   o.validation_split = 0.2;
-  o.distributed.abort_on_error = false;  // a failing test must fail, not end the job
+  o.distributed.abort_on_error = false;    // a failing test must fail, not end the job
   o.distributed.first_bucket_mb = 0.0002;  // several buckets even for this small model
   o.distributed.bucket_mb = 0.0005;
   return o;
@@ -118,7 +119,8 @@ TEST_P(DataParallelTest, EqualsOneProcessWithTheSameGlobalBatch) {
     FitOptions o = options();
     o.distributed.zero = zero;
     const History got = parallel->fit(x, y, o);
-    EXPECT_LT(max_difference(*reference, *parallel), 1e-10) << "zero " << zero << " on " << Communicator::world().size();
+    EXPECT_LT(max_difference(*reference, *parallel), 1e-10)
+        << "zero " << zero << " on " << Communicator::world().size();
     expect_same_history(expected, got, 1e-10);
   }
 }
@@ -163,7 +165,8 @@ TEST(DataParallel, LbfgsEvaluatesTheGlobalBatchEverywhere) {
 // one process (and the reverse) to the weights of the run that was never interrupted.
 TEST(DataParallel, CheckpointsResumeOnAnotherNumberOfRanks) {
   Communicator& world = Communicator::world();
-  Tensor pid = Tensor::from(std::span<const double>(std::vector<double>{static_cast<double>(::getpid())}), {1}, kFloat64);
+  Tensor pid =
+      Tensor::from(std::span<const double>(std::vector<double>{static_cast<double>(::getpid())}), {1}, kFloat64);
   world.broadcast(pid, 0);  // one directory for every rank: rank 0's
   const fs::path root = fs::temp_directory_path() / ("descent_dp_" + std::to_string(static_cast<int64_t>(pid.item())));
   const auto [x, y] = data(78);
@@ -182,7 +185,8 @@ TEST(DataParallel, CheckpointsResumeOnAnotherNumberOfRanks) {
     FitOptions r = alone(options(3));
     r.resume = dir;
     resumed_alone->fit(x, y, r);
-    EXPECT_LT(max_difference(*uninterrupted, *resumed_alone), 1e-10) << "saved by " << world.size() << ", zero " << zero;
+    EXPECT_LT(max_difference(*uninterrupted, *resumed_alone), 1e-10)
+        << "saved by " << world.size() << ", zero " << zero;
 
     auto resumed_parallel = model("adam", 43);
     FitOptions p = options(3);
@@ -217,7 +221,8 @@ TEST(GradientBuckets, CutsFromTheLastParameterWithASmallFirstBucket) {
   Tensor grads = Tensor::zeros({1000}, kFloat32);
   // Five parameters of 100, 300, 200, 250, 150 elements in forward order.
   const std::vector<dist::GradSlot> slots{{0, 0, 100}, {0, 100, 300}, {0, 400, 200}, {0, 600, 250}, {0, 850, 150}};
-  dist::GradientBuckets buckets(world, {grads}, slots, {.bucket_mb = 1600.0 / (1 << 20), .first_bucket_mb = 600.0 / (1 << 20)});
+  dist::GradientBuckets buckets(world, {grads}, slots,
+                                {.bucket_mb = 1600.0 / (1 << 20), .first_bucket_mb = 600.0 / (1 << 20)});
   // The first bucket holds at most 600 bytes (150 floats): the last parameter. The others at most 1600 bytes (400
   // floats): 250, then 200 (with 300 it would be 500), then 300 + 100.
   EXPECT_EQ(buckets.bucket_sizes(), (std::vector<int64_t>{150, 250, 200, 400}));

@@ -119,9 +119,9 @@ class ZeroShard {
 
  private:
   Communicator& comm_;
-  Tensor params_, grads_;         // the model's
-  Tensor padded_;                 // size · shard elements: gradients in, parameters out
-  Tensor param_, grad_;           // this rank's slice
+  Tensor params_, grads_;  // the model's
+  Tensor padded_;          // size · shard elements: gradients in, parameters out
+  Tensor param_, grad_;    // this rank's slice
   int64_t begin_ = 0, shard_ = 0;
 };
 

@@ -303,7 +303,8 @@ class Sequential : public nn::Module {
   StepOutcome closure_step_on_batch(optim::ClosureMethodBase& method, const Tensor& xb, const Tensor& yb,
                                     OutputPlan plan, const StepContext* context);
   History fit_run(const Tensor& x, const Tensor& y, const FitOptions& options);  // fit without the abort wrapper
-  void report_data_parallel(const detail::DataParallelRun& parallel, std::ostream& out) const;
+  // Rank 0's closing line of a data-parallel fit: buckets, exposed communication, optimizer state per rank.
+  void report_data_parallel(const detail::DataParallelRun& parallel, double seconds, std::ostream& out) const;
   bool grads_finite() const;  // every parameter's gradient
   // An optimizer as compile() asked for, over other parameters (ZeRO-1's shard); refused for an optimizer object.
   std::unique_ptr<optim::Optimizer> make_optimizer(const optim::NamedTensors& params) const;
