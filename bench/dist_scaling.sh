@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # dist_scaling.sh [DESCENT] [MPIRUN]: data-parallel training measured side by side in one run (docs/distributed.md).
 # Trains the same model on Fashion-MNIST with 1 process (1 and 2 threads) and under mpirun with 2 and 4 ranks (1
-# thread each; ZeRO-0 and ZeRO-1), and prints per run: the steady epoch time (the last epoch's, so start-up and
-# the first epoch's warm-up are left out) and its ratio to one process with one thread, the share of the
+# thread each; ZeRO-0 and ZeRO-1), and prints per run: the steady step time (the last epoch's ms/step, so start-up
+# and the first epoch's warm-up are left out) and its ratio to one process with one thread, the share of the
 # training time spent waiting for gradient communication that backward did not hide, and the optimizer state per
 # rank. Then the allreduce bus bandwidth of descent's buckets against MPI's own (bench/dist_allreduce).
 #   MODEL=mlp:1024,1024 EPOCHS=3 bench/dist_scaling.sh build/release/descent
@@ -21,7 +21,7 @@ run() {  # run NAME COMMAND…: the log in $work/NAME.log
   shift
   "$@" >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
 }
-epoch_ms() { grep -o '[0-9]*ms/epoch' "$1" | tail -1 | tr -dc '0-9'; }
+step_ms() { grep -o '[0-9.]*ms/step' "$1" | tail -1 | tr -dc '0-9.'; }  # the last epoch's
 field() { sed -n "s/.*$2/\1/p" "$1" | tail -1; }
 
 echo "model $model, Adam, global batch $batch, $limit rows, $epochs epochs; $(nproc) cores"
@@ -33,11 +33,11 @@ for np in 2 4; do
       --zero "$z"
   done
 done
-base=$(epoch_ms "$work/one_1t.log")
-printf '%-26s %10s %9s %10s %12s %12s\n' run "ms/epoch" "speed-up" "exposed" "opt. state" "test acc."
+base=$(step_ms "$work/one_1t.log")
+printf '%-26s %10s %9s %10s %12s %12s\n' run "ms/step" "speed-up" "exposed" "opt. state" "test acc."
 for name in one_1t one_2t np2_z0 np2_z1 np4_z0 np4_z1; do
   log="$work/$name.log"
-  ms=$(epoch_ms "$log")
+  ms=$(step_ms "$log")
   exposed=$(field "$log" '.* \([0-9.e-]*\)% of the training time.*')
   state=$(field "$log" '.*optimizer state on this rank: \([0-9.e+-]*\) MB.*')
   acc=$(field "$log" '.*test accuracy: \([0-9.]*\).*')

@@ -84,7 +84,9 @@ void GradientBuckets::ready(const Tensor& grad) {
 
 void GradientBuckets::launch_ready() {
   // In bucket order on every rank, whatever order the gradients became final in: MPI matches collectives by order.
-  while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) {
+  // The last bucket is left to finish(): once it is ready backward is over, nothing is left to overlap, and MPI's
+  // blocking allreduce is faster than its non-blocking one.
+  while (next_launch_ + 1 < buckets_.size() && buckets_[next_launch_].pending == 0) {
     Bucket& b = buckets_[next_launch_++];
     Tensor view = buffers_[b.buffer].slice(0, b.begin, b.end);
     b.request = comm_.iallreduce(view, ReduceOp::Sum);
@@ -104,8 +106,13 @@ void GradientBuckets::progress() {
 void GradientBuckets::finish() {
   DESCENT_CHECK(armed_, "dist: GradientBuckets::finish without start");
   const auto called = std::chrono::steady_clock::now();
-  for (Bucket& b : buckets_) b.pending = 0;  // parameters that got no gradient this pass keep their zeros
-  launch_ready();
+  // The buckets not started during backward (the last one, and any whose parameters got no gradient this pass:
+  // they keep their zeros), in order, with the blocking allreduce; then the ones in flight are waited for.
+  while (next_launch_ < buckets_.size()) {
+    Bucket& b = buckets_[next_launch_++];
+    Tensor view = buffers_[b.buffer].slice(0, b.begin, b.end);
+    comm_.allreduce(view, ReduceOp::Sum);
+  }
   for (Bucket& b : buckets_) b.request.wait();
   armed_ = false;
   const auto done = std::chrono::steady_clock::now();

@@ -5,6 +5,7 @@
 #   zero              --zero 1 ends where --zero 0 does, with half the optimizer state per rank
 #   world_size        a checkpoint written by 2 ranks resumes with 1 and with 4 to the uninterrupted run's result
 #   killed_rank       SIGKILL to rank 1 mid-training ends the whole job within 30 s, naming the rank
+#   stuck_rank        SIGSTOP to rank 1: rank 0 gives up after DESCENT_DIST_TIMEOUT (3 s) and the job ends
 #   model_mismatch    ranks started with different models stop at start-up with a message naming the rank
 #   failing_rank      an error on rank 0 alone (its checkpoint directory cannot be created) ends every rank
 set -uo pipefail
@@ -107,6 +108,37 @@ killed_rank)
   echo "rank 1 killed: the job ended after $((($(date +%s%N) - start) / 1000000)) ms with exit code $rc"
   ((rc != 0)) || fail "exit code 0"
   grep -Eq "rank 1 .*(exited on signal 9|Killed)" "$work/job.log" || fail "no message naming rank 1: $(cat "$work/job.log")"
+  ;;
+stuck_rank)
+  DESCENT_DIST_TIMEOUT=3 "${mpi[@]}" -x DESCENT_DIST_TIMEOUT -np 2 "$descent" "${base[@]}" --model mlp:32 --limit 60000 \
+    --epochs 50 >"$work/job.log" 2>&1 &
+  job=$!
+  for ((i = 0; i < 300; ++i)); do
+    grep -q "^Epoch 1/" "$work/job.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  victim=""
+  for pid in $(pgrep -P "$job"); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$pid; fi
+  done
+  [[ -n $victim ]] || { kill -KILL "$job"; fail "rank 1's process not found: $(cat "$work/job.log")"; }
+  start=$(date +%s%N)
+  kill -STOP "$victim"
+  waited=0
+  while kill -0 "$job" 2>/dev/null && ((waited < 300)); do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  if kill -0 "$job" 2>/dev/null; then
+    kill -KILL "$victim" "$job"
+    fail "the job was still running 30 s after rank 1 stopped"
+  fi
+  wait "$job"
+  rc=$?
+  kill -KILL "$victim" 2>/dev/null
+  echo "rank 1 stopped: the job ended after $((($(date +%s%N) - start) / 1000000)) ms with exit code $rc"
+  ((rc != 0)) || fail "exit code 0"
+  grep -q "rank 0.*did not complete within 3 s" "$work/job.log" || fail "no timeout message from rank 0: $(cat "$work/job.log")"
   ;;
 model_mismatch)
   bounded 60 "${mpi[@]}" -np 1 "$descent" "${run[@]}" --epochs 1 : -np 1 "$descent" "${base[@]}" --model mlp:16 --limit 3000 --epochs 1 \

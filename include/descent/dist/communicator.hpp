@@ -55,8 +55,9 @@ class Communicator {
   int size() const { return size_; }
   bool is_root() const { return rank_ == 0; }
 
-  // How long a collective may wait for the other ranks before it fails with a descent::Error (a rank that has
-  // stopped or hangs): DESCENT_DIST_TIMEOUT seconds, 300 when unset.
+  // How long a collective may wait for the other ranks (a rank that has stopped or hangs): DESCENT_DIST_TIMEOUT
+  // seconds, 300 when unset. A Request's wait() then fails with a descent::Error; a blocking collective (MPI's
+  // own, faster, algorithms) ends the rank with that message, so that mpirun ends the job.
   double timeout() const { return timeout_; }
   void set_timeout(double seconds);
 
@@ -81,6 +82,8 @@ class Communicator {
  private:
   Communicator(int rank, int size, bool mpi);
   void check(const Tensor& t, const char* what) const;
+  void check_reduce_scatter(const Tensor& input, const Tensor& output) const;
+  void check_allgather(const Tensor& input, const Tensor& output) const;
   int rank_, size_;
   bool mpi_;
   double timeout_;
