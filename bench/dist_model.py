@@ -14,8 +14,10 @@ S is the gradient bytes, compute(b) a step's forward+backward+update on b rows o
 it. Strong scaling (global batch B fixed) is the same formula with b = B/N, valid while B/N >= 1.
 
   python3 bench/dist_model.py --bytes 2.68e6 --step-ms 4.1 --rows 256 [--check N=ms ...]
---check N=MS compares the model, with this machine's measured bus bandwidth and latency (--local-bw, --local-alpha)
-and its core count, against epoch step times measured with N ranks.
+--check N=MS:LOCAL compares the model with this machine's measured bus bandwidth and latency (--local-bw,
+--local-alpha) against the step time MS measured with N ranks; LOCAL is one process's step on the B/N rows a rank
+gets (measured, so that what the cores lose when they share memory and run smaller products is in the compute
+term, not blamed on communication). With more ranks than cores, a core runs ceil(N/cores) ranks' compute.
 """
 import argparse
 
@@ -39,7 +41,7 @@ def main():
     p.add_argument("--local-bw", type=float, help="bus bandwidth measured here (GB/s, bench/dist_allreduce)")
     p.add_argument("--local-alpha", type=float, default=5e-6, help="latency per message here (s)")
     p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--check", nargs="*", default=[], help="N=MS: measured step time (ms) with N ranks")
+    p.add_argument("--check", nargs="*", default=[], help="N=MS:LOCAL: measured step times (ms), see above")
     a = p.parse_args()
     step = a.step_ms / 1e3
     per_row = step / a.rows
@@ -67,15 +69,17 @@ def main():
 
     if a.check and a.local_bw:
         print(f"\nthis machine ({a.cores} cores, bus bandwidth {a.local_bw} GB/s, latency {a.local_alpha * 1e6:.0f} us),"
-              f" global batch {a.rows}: compute split over min(N, cores) cores")
-        print(f"{'ranks':>6} {'model ms':>18} {'measured ms':>12}")
+              f" global batch {a.rows}")
+        print(f"{'ranks':>6} {'rank compute ms':>16} {'allreduce ms':>13} {'model ms':>18} {'measured ms':>12}")
         for item in a.check:
-            n, ms = item.split("=")
-            n, ms = int(n), float(ms)
-            c = step / min(n, a.cores)
+            n, times = item.split("=")
+            ms, local = (float(v) for v in times.split(":"))
+            n = int(n)
+            c = local / 1e3 * -(-n // a.cores)
             ar = allreduce(n, a.bytes, a.local_bw * 1e9, a.local_alpha)
             hidden = max(0.0, ar - a.backward_share * c)
-            print(f"{n:>6} {(c + hidden) * 1e3:>8.2f} .. {(c + ar) * 1e3:>6.2f} {ms:>12.2f}")
+            print(f"{n:>6} {c * 1e3:>16.2f} {ar * 1e3:>13.3f} {(c + hidden) * 1e3:>8.2f} .. {(c + ar) * 1e3:>6.2f} "
+                  f"{ms:>12.2f}")
 
 
 if __name__ == "__main__":

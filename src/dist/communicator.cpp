@@ -47,6 +47,17 @@ void scale_in_place(Tensor& t, double factor) {
   }
 }
 
+// A request's bookkeeping: the call (for messages), the rank, the deadline, and the tensor a Mean divides.
+std::unique_ptr<Request::State> request_state(const char* call, int rank, double timeout, ReduceOp op,
+                                              const Tensor& result, int ranks) {
+  auto state = std::make_unique<Request::State>();
+  state->call = call;
+  state->rank = rank;
+  state->timeout = timeout;
+  if (op == ReduceOp::Mean) state->scaled = result, state->divisor = ranks;
+  return state;
+}
+
 void finish(Request::State& s) {
   if (s.scaled.defined() && s.divisor != 1.0) scale_in_place(s.scaled, 1.0 / s.divisor);
   s.done = true;
@@ -309,11 +320,7 @@ void Communicator::allreduce(Tensor& t, ReduceOp op) {
 
 Request Communicator::iallreduce(Tensor& t, ReduceOp op) {
   check(t, "allreduce");
-  auto state = std::make_unique<Request::State>();
-  state->rank = rank_;
-  state->timeout = timeout_;
-  state->call = "MPI_Iallreduce";
-  if (op == ReduceOp::Mean) state->scaled = t, state->divisor = size_;
+  auto state = request_state("MPI_Iallreduce", rank_, timeout_, op, t, size_);
 #ifdef DESCENT_HAVE_MPI
   if (mpi_)
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), mpi_count(t, "MPI_Iallreduce"), mpi_type(t.dtype()), MPI_SUM,
@@ -348,11 +355,7 @@ void Communicator::check_reduce_scatter(const Tensor& input, const Tensor& outpu
 
 Request Communicator::ireduce_scatter(const Tensor& input, Tensor& output, ReduceOp op) {
   check_reduce_scatter(input, output);
-  auto state = std::make_unique<Request::State>();
-  state->rank = rank_;
-  state->timeout = timeout_;
-  state->call = "MPI_Ireduce_scatter_block";
-  if (op == ReduceOp::Mean) state->scaled = output, state->divisor = size_;
+  auto state = request_state("MPI_Ireduce_scatter_block", rank_, timeout_, op, output, size_);
 #ifdef DESCENT_HAVE_MPI
   if (mpi_) {
     check_mpi(MPI_Ireduce_scatter_block(input.raw_data(), output.raw_data(), mpi_count(output, state->call),
@@ -390,10 +393,7 @@ void Communicator::check_allgather(const Tensor& input, const Tensor& output) co
 
 Request Communicator::iallgather(const Tensor& input, Tensor& output) {
   check_allgather(input, output);
-  auto state = std::make_unique<Request::State>();
-  state->rank = rank_;
-  state->timeout = timeout_;
-  state->call = "MPI_Iallgather";
+  auto state = request_state("MPI_Iallgather", rank_, timeout_, ReduceOp::Sum, output, size_);
 #ifdef DESCENT_HAVE_MPI
   if (mpi_) {
     check_mpi(MPI_Iallgather(input.raw_data(), mpi_count(input, state->call), mpi_type(input.dtype()),
