@@ -11,7 +11,6 @@ namespace descent::dist {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
-constexpr const char* kShardKey = "zero_shard";
 
 char* element_ptr(const Tensor& t, int64_t index) {
   return static_cast<char*>(t.raw_data()) + static_cast<size_t>(index) * element_size(t.dtype());
