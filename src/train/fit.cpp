@@ -135,7 +135,10 @@ Sequential::StepOutcome Sequential::step_on_batch(const Tensor& xb, const Tensor
   zero_grad();
   double loss_sum = 0.0, batch_loss = 0.0;
   bool finite = true;
-  std::vector<std::pair<Tensor, Tensor>> outputs;  // (y_pred, y) of each micro-batch, for the metrics
+  // (y_pred, y) for the metrics once the step is known to be finite: the batch's, or each micro-batch's (a vector
+  // only then, so that the plain step allocates nothing of its own).
+  std::pair<Tensor, Tensor> output;
+  std::vector<std::pair<Tensor, Tensor>> outputs;
   for (int64_t m = 0; m < parts; ++m) {
     const int64_t begin = rows * m / parts, end = rows * (m + 1) / parts;
     const Tensor x_part = parts == 1 ? xb : xb.slice(0, begin, end);
@@ -152,7 +155,8 @@ Sequential::StepOutcome Sequential::step_on_batch(const Tensor& xb, const Tensor
     batch_loss = value;
     loss_sum += value * static_cast<double>(end - begin);
     finite = finite && std::isfinite(value);
-    if (context) outputs.emplace_back(y_pred, y_part);
+    if (context && parts == 1) output = {y_pred, y_part};
+    else if (context) outputs.emplace_back(y_pred, y_part);
   }
   if (parallel) {
     if (rows == 0) parallel->begin_last_backward();  // nothing to add, but the collectives must match
@@ -170,9 +174,13 @@ Sequential::StepOutcome Sequential::step_on_batch(const Tensor& xb, const Tensor
     for (const auto& cb : context->callbacks) cb->on_after_backward(context->batch, batch_loss);
   // Every rank decides alike: the reduced gradients are the same everywhere (plain data parallelism).
   finite = finite && std::isfinite(batch_loss) && (parallel && parallel->zero() ? true : grads_finite());
-  if (context && finite)
-    for (const auto& [y_pred, y_part] : outputs)
-      for (const auto& m : metrics_) m->update(y_pred, y_part, plan != OutputPlan::Plain);
+  if (context && finite) {
+    const auto update = [&](const std::pair<Tensor, Tensor>& o) {
+      for (const auto& m : metrics_) m->update(o.first, o.second, plan != OutputPlan::Plain);
+    };
+    if (output.first.defined()) update(output);
+    for (const auto& o : outputs) update(o);
+  }
   if (!finite) return {batch_loss, false};  // a NaN/inf batch is never applied
   if (context && context->clip_norm) optim::clip_grad_norm(parameters(), *context->clip_norm);
   if (parallel && parallel->zero()) parallel->zero_step(*optimizer_);
